@@ -1,0 +1,23 @@
+/*
+ * The C modules listdigest exposes to Lua. The same luaopen_* functions are
+ * preloaded into the binary (main.c) and exported from build/listdigest.so,
+ * where Lua's all-in-one loader finds "listdigest.mime" as
+ * luaopen_listdigest_mime.
+ */
+#ifndef LISTDIGEST_MODULES_H
+#define LISTDIGEST_MODULES_H
+
+#include <lua.h>
+
+int luaopen_listdigest_mbox(lua_State *L);
+int luaopen_listdigest_mime(lua_State *L);
+int luaopen_listdigest_thread(lua_State *L);
+int luaopen_listdigest_json(lua_State *L);
+
+#define LISTDIGEST_MODULES(X)              \
+	X("listdigest.mbox", luaopen_listdigest_mbox)     \
+	X("listdigest.mime", luaopen_listdigest_mime)     \
+	X("listdigest.thread", luaopen_listdigest_thread) \
+	X("listdigest.json", luaopen_listdigest_json)
+
+#endif

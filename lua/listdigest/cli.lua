@@ -1,0 +1,239 @@
+-- The command line: parses arguments, runs a command, maps failures to the
+-- exit statuses of DESIGN.md (0 written, 1 usage/config, 2 source, 3 some
+-- threads not summarised). core/main.c calls main(argv) and exits with it.
+local M = {}
+
+local EXIT_OK, EXIT_USAGE, EXIT_SOURCE, EXIT_PARTIAL = 0, 1, 2, 3
+
+local function build_info()
+  local ok, b = pcall(require, "listdigest._build")
+  if ok then return b end
+  return { version = "dev", root = "." }
+end
+
+M.HELP = [[
+Usage: listdigest COMMAND [OPTIONS]
+
+Turns a week of a mailing list into a report: every conversation threaded,
+classified by the list's Lua rules and summarised.
+
+Commands:
+  report    write the report for a window of mail
+  threads   show the threads and the category each one got, as decided
+  run       run a Lua report script with the listdigest modules loaded
+
+Options of report and threads:
+  --source FILE      an mbox, mbox.gz (mboxrd or mboxo, LF or CRLF) or a single
+                     message file; default: the rules file's source
+  --rules NAME|FILE  rules/NAME.lua (default, kvmarm, linux-kselftest) or a path
+                     to your own rules file; default: default
+  --since WHEN       start of the window, inclusive (7d, 2025-09-29 or RFC 3339;
+                     default: 7 days before --until)
+  --until WHEN       end of the window, exclusive (default: now); times are UTC
+  --lang zh|en       report language (default: the rules' language)
+  --offline          extractive summaries; no network call is made for them
+                     (this build always summarises offline)
+
+Options of report:
+  --format LIST      comma-separated: md, json (default: md)
+  --out DIR|-        directory for report.md / report.json, or - for standard
+                     output with a single format (default: -)
+
+Options of threads:
+  --json             the threads as JSON instead of a table
+
+Usage of run:
+  listdigest run SCRIPT.lua [ARGS...]
+                     runs SCRIPT with arg = {ARGS...}; require "listdigest" gives
+                     the API (see examples/weekly-digest.lua)
+
+  -h, --help         this help;  -V, --version  the version
+
+Exit status: 0 report written; 1 bad usage or configuration; 2 source
+unreadable or not mail; 3 report written but some threads not summarised.
+Set SOURCE_DATE_EPOCH to fix the report's generation time (reproducible output).
+]]
+
+local function fail(code, fmt, ...)
+  io.stderr:write("listdigest: ", fmt:format(...), "\n")
+  return code
+end
+
+local VALUE_OPTS = { source = true, rules = true, since = true, ["until"] = true, lang = true,
+                     format = true, out = true }
+local FLAG_OPTS = { offline = true, json = true, help = true }
+local ALLOWED = {
+  report = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, format = 1, out = 1, help = 1 },
+  threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, help = 1 },
+}
+
+-- parse(cmd, args) -> opts | nil, message
+local function parse(cmd, args)
+  local opts, i = {}, 1
+  while i <= #args do
+    local a = args[i]
+    local name, value = a:match("^%-%-([%w-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w-]+)$")
+    if a == "-h" then name = "help" end
+    if not name then return nil, ("unexpected argument '%s'"):format(a) end
+    if not ALLOWED[cmd][name] then return nil, ("'%s' is not an option of %s (see --help)"):format(a, cmd) end
+    if VALUE_OPTS[name] then
+      if not value then
+        i = i + 1
+        value = args[i]
+        if value == nil then return nil, ("--%s needs a value"):format(name) end
+      end
+      opts[name] = value
+    elseif FLAG_OPTS[name] then
+      if value then return nil, ("--%s takes no value"):format(name) end
+      opts[name] = true
+    end
+    i = i + 1
+  end
+  return opts
+end
+
+-- Loads rules and resolves source and window; returns a config or nil, msg, code.
+local function configure(opts)
+  local rules_mod = require "listdigest.rules"
+  local timeutil = require "listdigest.timeutil"
+  local rules, err = rules_mod.load(opts.rules or "default", { root = build_info().root })
+  if not rules then return nil, err, EXIT_USAGE end
+  local source = opts.source or rules.source
+  if not source then
+    return nil, "no --source given and the rules file names none", EXIT_USAGE
+  end
+  local now = timeutil.now()
+  local till, since = now, nil
+  if opts["until"] then
+    till, err = timeutil.parse(opts["until"], now)
+    if not till then return nil, "--until: " .. err, EXIT_USAGE end
+  end
+  if opts.since then
+    since, err = timeutil.parse(opts.since, till)
+    if not since then return nil, "--since: " .. err, EXIT_USAGE end
+  else
+    since = till - 7 * 86400
+  end
+  if since >= till then
+    return nil, ("--since %s is not before --until %s"):format(timeutil.rfc3339(since), timeutil.rfc3339(till)),
+      EXIT_USAGE
+  end
+  local lang = opts.lang or rules.language or "en"
+  if lang ~= "zh" and lang ~= "en" then return nil, "--lang: '" .. lang .. "' is not zh or en", EXIT_USAGE end
+  return { rules = rules, source = source, window = { since = since, ["until"] = till }, lang = lang,
+           offline = true }
+end
+
+-- Writes data to path through a temporary file and a rename, so a reader
+-- never sees half a report.
+local function write_atomic(path, data)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(data)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    return nil, path .. ": " .. tostring(werr or cerr)
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    return nil, rerr
+  end
+  return true
+end
+
+local FORMATS = { md = { layout = "markdown", file = "report.md" }, json = { layout = "json", file = "report.json" } }
+
+local function cmd_report(opts)
+  local formats = {}
+  for f in (opts.format or "md"):gmatch("[^,%s]+") do
+    if not FORMATS[f] then return fail(EXIT_USAGE, "--format: unknown format '%s' (md, json)", f) end
+    formats[#formats + 1] = f
+  end
+  if #formats == 0 then return fail(EXIT_USAGE, "--format: no format given") end
+  local out = opts.out or "-"
+  if out == "-" and #formats > 1 then
+    return fail(EXIT_USAGE, "--out -: standard output takes one format; give --out DIR for %s", opts.format)
+  end
+  local cfg, err, code = configure(opts)
+  if not cfg then return fail(code, "%s", err) end
+  if out ~= "-" then
+    local ok = os.execute("mkdir -p '" .. out:gsub("'", "'\\''") .. "'")
+    if not ok then return fail(EXIT_USAGE, "--out %s: cannot create the directory", out) end
+  end
+  local pipeline = require "listdigest.pipeline"
+  local report, perr, pcode = pipeline.run(cfg)
+  if not report then return fail(pcode or EXIT_SOURCE, "%s", perr) end
+  local render = require "listdigest.render"
+  for _, f in ipairs(formats) do
+    local text = render.render(report, FORMATS[f].layout, cfg.rules)
+    if out == "-" then
+      io.stdout:write(text)
+    else
+      local path = out .. "/" .. FORMATS[f].file
+      local ok, werr = write_atomic(path, text)
+      if not ok then return fail(EXIT_USAGE, "cannot write %s: %s", path, werr) end
+      io.stderr:write(("listdigest: wrote %s (%d threads, %d messages)\n"):format(
+        path, report.stats.threads, report.stats.messages))
+    end
+  end
+  for _, th in ipairs(report.threads) do
+    if th.summary and th.summary.source == "failed" then return EXIT_PARTIAL end
+  end
+  return EXIT_OK
+end
+
+local function cmd_threads(opts)
+  local cfg, err, code = configure(opts)
+  if not cfg then return fail(code, "%s", err) end
+  local pipeline = require "listdigest.pipeline"
+  local report, perr, pcode, ctx
+  report, perr, pcode = pipeline.run(cfg)
+  if not report then return fail(pcode or EXIT_SOURCE, "%s", perr) end
+  ctx = perr
+  local view = require "listdigest.threadview"
+  io.stdout:write(opts.json and view.json(report, ctx) or view.text(report, ctx))
+  return EXIT_OK
+end
+
+local function cmd_run(args)
+  local script = args[1]
+  if not script then return fail(EXIT_USAGE, "run: which script? (listdigest run SCRIPT.lua [ARGS...])") end
+  local chunk, err = loadfile(script)
+  if not chunk then return fail(EXIT_USAGE, "%s", err) end
+  local sargs = { [0] = script }
+  for i = 2, #args do sargs[i - 1] = args[i] end
+  _G.arg = sargs
+  local res = chunk(table.unpack(sargs))
+  if math.type(res) == "integer" then return res end
+  return EXIT_OK
+end
+
+-- main(argv) -> exit status.
+function M.main(argv)
+  local cmd = argv[1]
+  if cmd == nil or cmd == "-h" or cmd == "--help" or cmd == "help" then
+    io.stdout:write(M.HELP)
+    return cmd == nil and EXIT_USAGE or EXIT_OK
+  end
+  if cmd == "-V" or cmd == "--version" then
+    io.stdout:write("listdigest ", build_info().version, "\n")
+    return EXIT_OK
+  end
+  local rest = table.move(argv, 2, #argv, 1, {})
+  if cmd == "run" then return cmd_run(rest) end
+  if not ALLOWED[cmd] then return fail(EXIT_USAGE, "unknown command '%s' (see listdigest --help)", cmd) end
+  local opts, err = parse(cmd, rest)
+  if not opts then return fail(EXIT_USAGE, "%s", err) end
+  if opts.help then
+    io.stdout:write(M.HELP)
+    return EXIT_OK
+  end
+  if cmd == "report" then return cmd_report(opts) end
+  return cmd_threads(opts)
+end
+
+return M

@@ -1,0 +1,200 @@
+-- The Markdown report in the reference layout (shared/reference/
+-- kvmarm-weekly-report.md): header, statistics, category distribution, then
+-- per category the threads by message count with summary and message list.
+-- Writes text from the report model only; decides nothing about the mail.
+local timeutil = require "listdigest.timeutil"
+
+local M = {}
+
+local STRINGS = {
+  zh = {
+    title = "%s 邮件列表 AI 总结报告",
+    title_offline = "%s 邮件列表周报（离线抽取式摘要）",
+    generated = "生成时间", window = "分析周期", window_fmt = "%s 至 %s（不含，UTC）",
+    stats = "📊 总体统计", total_messages = "总邮件数", total_threads = "总 Thread 数",
+    participants = "参与者", large = "大型 Thread** (>%d封)", large_unit = "个",
+    distribution = "分类分布", dist_line = "- **%s**: %d threads (%d 邮件)",
+    section_count = "共 %d 个 thread",
+    thread = "Thread %d", msgs = "📧 邮件数", people = "👥 参与者", started = "📅 开始时间",
+    context = "另有 %d 封窗口外的上下文邮件",
+    summary_llm = "🤖 AI 总结", summary_extractive = "📝 摘要（抽取自邮件原文）",
+    summary_failed = "⚠️ 摘要失败", failed_line = "未能生成摘要：%s",
+    list = "📝 邮件列表", sender = "发件人", link = "存档", outside = "（窗口外）",
+    points = "要点", conclusion = "审阅", questions = "待解决的问题",
+    series = "系列", version_total = "v%d，共 %d 个补丁", root_missing = "（线程起点不在本档案中）",
+    empty_week = "本周期内没有邮件。",
+  },
+  en = {
+    title = "%s mailing list AI summary report",
+    title_offline = "%s mailing list weekly report (offline, extractive summaries)",
+    generated = "Generated", window = "Window", window_fmt = "%s to %s (exclusive, UTC)",
+    stats = "📊 Overall statistics", total_messages = "Messages", total_threads = "Threads",
+    participants = "Participants", large = "Large threads** (>%d messages)", large_unit = "",
+    distribution = "By category", dist_line = "- **%s**: %d threads (%d messages)",
+    section_count = "%d threads",
+    thread = "Thread %d", msgs = "📧 Messages", people = "👥 Participants", started = "📅 Started",
+    context = "plus %d context messages from outside the window",
+    summary_llm = "🤖 AI summary", summary_extractive = "📝 Summary (extracted from the mail)",
+    summary_failed = "⚠️ Summary failed", failed_line = "No summary could be made: %s",
+    list = "📝 Messages", sender = "From", link = "archive", outside = " (outside the window)",
+    points = "Key points", conclusion = "Review", questions = "Open questions",
+    series = "Series", version_total = "v%d, %d patches", root_missing = " (the thread's first message is not in this archive)",
+    empty_week = "No messages in this window.",
+  },
+}
+
+local function rfc_to_epoch(s)
+  return s and timeutil.parse(s)
+end
+
+-- Escapes text from mail so that it renders as the same text and never as
+-- markup or HTML (CommonMark): backslash, backtick, "*", "<", ">", "](",
+-- "_" at a word edge (intraword "_" is literal), and markers at the start.
+local function esc(s)
+  s = (s or ""):gsub("[\r\n]+", " ")
+  s = s:gsub("[\\`*<>]", "\\%0"):gsub("%](%()", "\\]%1")
+  s = s:gsub("()_", function(i)
+    local before, after = s:sub(i - 1, i - 1), s:sub(i + 1, i + 1)
+    if i > 1 and before:match("[%w_]") and after:match("[%w_]") then return "_" end
+    return "\\_"
+  end)
+  return (s:gsub("^([#>+=|~-])", "\\%1"):gsub("^(%d+)([.)])", "%1\\%2"))
+end
+
+-- "Name <addr>" with the address as a CommonMark e-mail autolink.
+local function sender(from)
+  local name, addr = (from or ""):match("^(.-)%s*<([^<>%s]+@[%w%-%.]+)>$")
+  if name and addr:match("^[%w%.!#$%%&'*+/=?^_`{|}~%-]+@[%w%-%.]+$") then
+    return (name ~= "" and esc(name) .. " " or "") .. "<" .. addr .. ">"
+  end
+  return esc(from)
+end
+
+local function summary_block(out, th, S)
+  local sm = th.summary or {}
+  if sm.source == "failed" then
+    out[#out + 1] = "#### " .. S.summary_failed
+    out[#out + 1] = ""
+    out[#out + 1] = S.failed_line:format(esc(sm.error or "unknown error"))
+    out[#out + 1] = ""
+    return
+  end
+  out[#out + 1] = "#### " .. (sm.source == "llm" and S.summary_llm or S.summary_extractive)
+  out[#out + 1] = ""
+  if sm.text and sm.text ~= "" then
+    out[#out + 1] = esc(sm.text)
+    out[#out + 1] = ""
+  end
+  if sm.points and #sm.points > 0 then
+    out[#out + 1] = "**" .. S.points .. "**:"
+    out[#out + 1] = ""
+    for _, p in ipairs(sm.points) do out[#out + 1] = "- " .. esc(p) end
+    out[#out + 1] = ""
+  end
+  if sm.conclusion and sm.conclusion ~= "" then
+    out[#out + 1] = "**" .. S.conclusion .. "**: " .. esc(sm.conclusion)
+    out[#out + 1] = ""
+  end
+  if sm.open_questions and #sm.open_questions > 0 then
+    out[#out + 1] = "**" .. S.questions .. "**:"
+    out[#out + 1] = ""
+    for _, q in ipairs(sm.open_questions) do out[#out + 1] = "- " .. esc(q) end
+    out[#out + 1] = ""
+  end
+end
+
+local function thread_block(out, n, th, S)
+  out[#out + 1] = ("### %s: %s"):format(S.thread:format(n), esc(th.title))
+  out[#out + 1] = ""
+  local ncontext = #th.messages - th.message_count
+  local started = rfc_to_epoch(th.started)
+  local line = ("**%s**: %d | **%s**: %d | **%s**: %s"):format(
+    S.msgs, th.message_count, S.people, #th.participants, S.started,
+    started and timeutil.human(started, true) or "?")
+  out[#out + 1] = line
+  if ncontext > 0 or th.root_missing then
+    local notes = {}
+    if ncontext > 0 then notes[#notes + 1] = S.context:format(ncontext) end
+    out[#out + 1] = ""
+    out[#out + 1] = "*" .. table.concat(notes, "; ") .. (th.root_missing and S.root_missing or "") .. "*"
+  end
+  if th.series and th.series.cover then
+    out[#out + 1] = ""
+    out[#out + 1] = ("**%s**: %s · `%s`"):format(S.series,
+      S.version_total:format(th.series.version, th.series.total), th.series.b4)
+  end
+  out[#out + 1] = ""
+  summary_block(out, th, S)
+  out[#out + 1] = "#### " .. S.list
+  out[#out + 1] = ""
+  for i, m in ipairs(th.messages) do
+    local t = rfc_to_epoch(m.date)
+    out[#out + 1] = ("%d. **[%s]** %s%s"):format(i, t and timeutil.short(t) or "??-?? ??:??", esc(m.subject),
+      m.in_window and "" or S.outside)
+    out[#out + 1] = ("   - %s: %s%s"):format(S.sender, sender(m.from),
+      m.url and (" · [%s](<%s>)"):format(S.link, m.url) or "")
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "---"
+  out[#out + 1] = ""
+end
+
+-- render(report) -> Markdown string.
+function M.render(report)
+  local S = STRINGS[report.lang] or STRINGS.en
+  local out = {}
+  local offline = true
+  for _, th in ipairs(report.threads) do
+    if th.summary and th.summary.source ~= "extractive" then offline = false end
+  end
+  local list = (report.list or ""):upper()
+  out[#out + 1] = "# " .. (offline and S.title_offline or S.title):format(list)
+  out[#out + 1] = ""
+  out[#out + 1] = ("**%s**: %s"):format(S.generated, timeutil.human(timeutil.parse(report.generated_at), true))
+  out[#out + 1] = ""
+  out[#out + 1] = ("**%s**: %s"):format(S.window, S.window_fmt:format(
+    timeutil.human(timeutil.parse(report.window.since)), timeutil.human(timeutil.parse(report.window["until"]))))
+  out[#out + 1] = ""
+  out[#out + 1] = "## " .. S.stats
+  out[#out + 1] = ""
+  local st = report.stats
+  out[#out + 1] = ("- **%s**: %d"):format(S.total_messages, st.messages)
+  out[#out + 1] = ("- **%s**: %d"):format(S.total_threads, st.threads)
+  out[#out + 1] = ("- **%s**: %d"):format(S.participants, st.participants)
+  out[#out + 1] = ("- **%s: %d %s"):format(S.large:format(st.large_thread_size), st.large_threads, S.large_unit):gsub("%s+$", "")
+  out[#out + 1] = ""
+  out[#out + 1] = "### " .. S.distribution
+  out[#out + 1] = ""
+  for _, name in ipairs(report.categories) do
+    local c = st.by_category[name]
+    if c then out[#out + 1] = S.dist_line:format(name, c.threads, c.messages) end
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "---"
+  out[#out + 1] = ""
+  if #report.threads == 0 then
+    out[#out + 1] = S.empty_week
+    out[#out + 1] = ""
+  end
+  for _, name in ipairs(report.categories) do
+    local c = st.by_category[name]
+    if c then
+      out[#out + 1] = "## 📌 " .. name
+      out[#out + 1] = ""
+      out[#out + 1] = S.section_count:format(c.threads)
+      out[#out + 1] = ""
+      out[#out + 1] = "---"
+      out[#out + 1] = ""
+      local n = 0
+      for _, th in ipairs(report.threads) do
+        if th.category == name then
+          n = n + 1
+          thread_block(out, n, th, S)
+        end
+      end
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+return M

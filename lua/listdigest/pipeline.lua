@@ -1,0 +1,379 @@
+-- The pipeline: source -> parse -> thread -> classify -> summarise -> report
+-- model. Each stage is a function over plain tables so report scripts can
+-- run any prefix of it; rendering is the layouts' job (listdigest.render).
+local mime = require "listdigest.mime"
+local thread = require "listdigest.thread"
+local subject = require "listdigest.subject"
+local rules_mod = require "listdigest.rules"
+local source = require "listdigest.source"
+local summarize = require "listdigest.summarize"
+local timeutil = require "listdigest.timeutil"
+
+local M = {}
+
+local function trailer_kind(line)
+  local k = line:match("^%s*([%a-]+):")
+  return k and k:lower()
+end
+
+-- Files a message's diffs touch, from "diff --git a/X b/Y" and "+++ b/Y".
+local function diff_paths(msg, out, seen)
+  for _, seg in ipairs(msg.segments or {}) do
+    if seg.kind == "diff" then
+      for line in seg.text:gmatch("[^\n]+") do
+        local p = line:match("^diff %-%-git a/(%S+)") or line:match("^%+%+%+ b/(%S+)")
+        if p and not seen[p] then
+          seen[p] = true
+          out[#out + 1] = p
+        end
+      end
+    end
+  end
+end
+
+-- Trailers a message gives: { {kind="reviewed-by", who="Name <addr>"}, ... }
+-- from its own (unquoted) trailer segments.
+function M.trailers(msg)
+  local out = {}
+  for _, seg in ipairs(msg.segments or {}) do
+    if seg.kind == "trailer" then
+      for line in seg.text:gmatch("[^\n]+") do
+        local kind = trailer_kind(line)
+        local who = line:match("^%s*[%a-]+:%s*(.-)%s*$")
+        if kind and who and who ~= "" then out[#out + 1] = { kind = kind, who = who } end
+      end
+    end
+  end
+  return out
+end
+
+--[[
+read(spec, opts) -> messages, info | nil, message, exit_code
+
+Reads every message of the source and parses its headers (bodies wait until a
+thread is known to be reported). messages[i] is mime.parse's table plus
+  .index      position in the source (1-based)
+  .subj       subject.parse(msg.subject)
+info = { source = spec, count = N, format = "mboxrd"|..., defects = N }.
+]]
+function M.read(spec)
+  local box, err = source.open(spec)
+  if not box then return nil, err, 2 end
+  local msgs = {}
+  for i, raw, from_line in box:messages() do
+    local msg = mime.parse(raw, { from_line = from_line, body = false })
+    msg.index = i
+    msg.subj = subject.parse(msg.subject)
+    msgs[i] = msg
+  end
+  local info = { source = spec, count = #msgs, format = box.format, box = box }
+  return msgs, info
+end
+
+-- Parses the bodies of the given messages (text, parts, segments) in place.
+function M.parse_bodies(msgs, info)
+  for _, msg in ipairs(msgs) do
+    if not msg.text then
+      local raw, from_line = info.box:message(msg.index)
+      local full = mime.parse(raw, { from_line = from_line })
+      for k, v in pairs(full) do
+        if msg[k] == nil or k == "defects" then msg[k] = v end
+      end
+    end
+  end
+end
+
+--[[
+threads(msgs) -> list of threads (JWZ; no subject merging), each
+  { id = root Message-ID (a ghost's when the root never arrived),
+    root_missing = bool, messages = {msg...} in tree order (depth-first,
+    siblings by date), with msg.depth and msg.parent_id set }
+and the list of messages dropped as duplicate Message-IDs.
+]]
+function M.threads(msgs)
+  local items = {}
+  for i, m in ipairs(msgs) do
+    items[i] = { id = m.message_id, references = m.references, in_reply_to = m.in_reply_to, date = m.date }
+  end
+  local roots, dups = thread.build(items)
+  local out = {}
+  for _, root in ipairs(roots) do
+    local t = { id = root.id, root_missing = root.ghost == true, messages = {} }
+    local function walk(node, depth, parent_id)
+      if node.index then
+        local m = msgs[node.index]
+        m.depth, m.parent_id = depth, parent_id
+        t.messages[#t.messages + 1] = m
+        if not t.root then t.root = m end
+      end
+      for _, child in ipairs(node.children or {}) do
+        walk(child, node.index and depth + 1 or depth, node.id)
+      end
+    end
+    walk(root, 0, nil)
+    if #t.messages > 0 then out[#out + 1] = t end
+  end
+  local dropped = {}
+  for _, i in ipairs(dups or {}) do dropped[#dropped + 1] = msgs[i] end
+  return out, dropped
+end
+
+local function in_window(m, window)
+  return m.date ~= nil and m.date >= window.since and m.date < window["until"]
+end
+
+-- Marks each message in or out of the window and keeps the threads with at
+-- least one message in it.
+function M.select(threads, window)
+  local out = {}
+  for _, t in ipairs(threads) do
+    local n = 0
+    for _, m in ipairs(t.messages) do
+      m.in_window = in_window(m, window)
+      if m.in_window then n = n + 1 end
+    end
+    t.window_count = n
+    if n > 0 then out[#out + 1] = t end
+  end
+  return out
+end
+
+-- The title a thread is known by: its root's subject, else (root missing) the
+-- earliest message's subject without reply prefixes.
+local function thread_title(t)
+  if t.root and not t.root_missing then return t.root.subject end
+  local first = t.messages[1]
+  for _, m in ipairs(t.messages) do
+    if (m.date or math.huge) < (first.date or math.huge) then first = m end
+  end
+  local s = first.subj
+  local tags = {}
+  for _, tok in ipairs(s.tag_list or {}) do tags[#tags + 1] = tok end
+  if #tags > 0 then return "[" .. table.concat(tags, " ") .. "] " .. s.title end
+  return s.title
+end
+
+--[[
+facts(t, list) -> the table rules match on (see rules/default.lua):
+  title (no tags, no Re:), subject (the thread's title as shown), tags (union over the thread's non-reply mails, or its first
+  mail's when all are replies), prefixes, version, series = {version=, total=,
+  cover=} or nil, stable = {...} or nil, autosel, paths, messages (summaries),
+  participants, list.
+]]
+function M.facts(t, list)
+  local tags, prefixes, stable, paths, seen_paths = {}, {}, nil, {}, {}
+  local version, total, cover, autosel, any_patch
+  local own = {}
+  for _, m in ipairs(t.messages) do
+    if not m.subj.reply then own[#own + 1] = m end
+  end
+  if #own == 0 then own = { t.messages[1] } end
+  for _, m in ipairs(own) do
+    local s = m.subj
+    for k in pairs(s.tags or {}) do tags[k] = true end
+    for _, p in ipairs(s.prefixes or {}) do prefixes[p] = true end
+    if s.stable then
+      stable = stable or {}
+      for _, b in ipairs(s.stable) do stable[#stable + 1] = b end
+    end
+    autosel = autosel or s.autosel
+    version = version or s.version
+    total = total or s.total
+    if s.n == 0 and not s.reply then cover = m.message_id end
+    if s.tags and s.tags.PATCH then any_patch = true end
+  end
+  local participants, seen = {}, {}
+  local msgs = {}
+  for _, m in ipairs(t.messages) do
+    diff_paths(m, paths, seen_paths)
+    if m.segments then
+      for _, seg in ipairs(m.segments) do
+        if seg.kind == "diff" then m.has_diff = true break end
+      end
+    end
+    if not seen[m.from_addr] then
+      seen[m.from_addr] = true
+      participants[#participants + 1] = m.from
+    end
+    msgs[#msgs + 1] = { subject = m.subject, from = m.from, from_addr = m.from_addr, date = m.date,
+                        is_reply = m.subj.reply, has_diff = m.has_diff == true }
+  end
+  local prefix_list = {}
+  for p in pairs(prefixes) do prefix_list[#prefix_list + 1] = p end
+  table.sort(prefix_list)
+  local series
+  if any_patch or total then
+    series = { version = version or 1, total = total or 1, cover = cover }
+  end
+  return {
+    title = subject.parse(t.title).title, subject = t.title, tags = tags,
+    prefixes = prefix_list, version = version, series = series, stable = stable,
+    autosel = autosel == true, paths = paths, messages = msgs, participants = participants,
+    list = list,
+  }
+end
+
+-- Percent-encodes a Message-ID for a public-inbox URL path ("/" -> %2F).
+function M.msgid_path(id)
+  return (id:gsub("[^%w%-%._~@!$&'()*+,;=:]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+-- The archive a message links to: the rules' archive (or source) when it is a
+-- public-inbox URL, else nothing.
+local function archive_base(rules)
+  local base = rules.archive or rules.source
+  if type(base) == "string" and base:match("^https?://") then
+    return base:sub(-1) == "/" and base or base .. "/"
+  end
+end
+
+--[[
+run(opts) -> report, ctx | nil, message, exit_code
+
+opts: source, rules (a loaded rules table), window = {since=, until=},
+lang, offline. The report is DESIGN.md's report model; ctx keeps what the
+stages saw (messages, threads) for `listdigest threads` and scripts.
+]]
+function M.run(opts)
+  local rules = opts.rules
+  local msgs, info, code = M.read(opts.source)
+  if not msgs then return nil, info, code end
+  local all, dropped = M.threads(msgs)
+  local reported = M.select(all, opts.window)
+  local body_msgs = {}
+  for _, t in ipairs(reported) do
+    for _, m in ipairs(t.messages) do body_msgs[#body_msgs + 1] = m end
+  end
+  M.parse_bodies(body_msgs, info)
+  info.box:close()
+
+  local base = archive_base(rules)
+  for _, t in ipairs(reported) do
+    t.title = thread_title(t)
+    t.facts = M.facts(t, rules.list)
+    local category, rule = rules_mod.classify(rules, t.facts)
+    if not category then return nil, rule, 1 end
+    t.category, t.rule = category, rule
+    t.summary = summarize.extractive(t, { glossary = rules.glossary })
+  end
+  local report = M.model(reported, {
+    rules = rules, window = opts.window, base = base, source = info,
+    lang = opts.lang or rules.language or "en",
+  })
+  return report, { messages = msgs, threads = reported, all_threads = all, dropped = dropped, info = info }
+end
+
+local function sorted_by_date(list)
+  local copy = {}
+  for i, m in ipairs(list) do copy[i] = { m = m, i = i } end
+  table.sort(copy, function(a, b)
+    local da, db = a.m.date or math.huge, b.m.date or math.huge
+    if da ~= db then return da < db end
+    return a.i < b.i
+  end)
+  local out = {}
+  for i, e in ipairs(copy) do out[i] = e.m end
+  return out
+end
+
+local function count_by(list, kind)
+  local out = {}
+  for _, tr in ipairs(list) do
+    if tr.kind == kind then out[#out + 1] = tr.who end
+  end
+  return out
+end
+
+-- Review trailers given in follow-ups (not the author's own patch mails).
+local function review_status(t)
+  local given = {}
+  for _, m in ipairs(t.messages) do
+    if m.subj.reply then
+      for _, tr in ipairs(M.trailers(m)) do given[#given + 1] = tr end
+    end
+  end
+  local function uniq(list)
+    local seen, out = {}, {}
+    for _, w in ipairs(list) do
+      if not seen[w] then seen[w] = true out[#out + 1] = w end
+    end
+    return out
+  end
+  return {
+    reviewed_by = uniq(count_by(given, "reviewed-by")),
+    acked_by = uniq(count_by(given, "acked-by")),
+    tested_by = uniq(count_by(given, "tested-by")),
+  }
+end
+
+-- Builds DESIGN.md's report model from the classified, summarised threads.
+function M.model(threads, ctx)
+  local rules, base = ctx.rules, ctx.base
+  local report = {
+    list = rules.list or "list",
+    lang = ctx.lang,
+    window = { since = timeutil.rfc3339(ctx.window.since), ["until"] = timeutil.rfc3339(ctx.window["until"]) },
+    generated_at = timeutil.rfc3339(timeutil.now()),
+    source = ctx.source.source,
+    cost = { requests = 0, prompt_tokens = 0, completion_tokens = 0, cached = 0, failed = 0 },
+    threads = {},
+  }
+  local large = rules.large_thread or 20
+  local stats = { messages = 0, threads = #threads, participants = 0, large_threads = 0,
+                  large_thread_size = large, by_category = {} }
+  local everyone = {}
+  for _, t in ipairs(threads) do
+    local entry = {
+      id = t.id, title = t.title, category = t.category, root_missing = t.root_missing,
+      url = base and (base .. M.msgid_path(t.id) .. "/") or nil,
+      messages = {}, participants = {},
+      series = t.facts.series and {
+        version = t.facts.series.version, total = t.facts.series.total, cover = t.facts.series.cover,
+        b4 = t.facts.series.cover and ("b4 am " .. t.facts.series.cover) or nil,
+      } or nil,
+      status = review_status(t),
+      summary = t.summary,
+    }
+    local seen = {}
+    local ordered = sorted_by_date(t.messages)
+    for _, m in ipairs(ordered) do
+      entry.messages[#entry.messages + 1] = {
+        message_id = m.message_id, date = m.date and timeutil.rfc3339(m.date) or nil,
+        from = m.from, from_addr = m.from_addr, subject = m.subject,
+        url = base and (base .. M.msgid_path(m.message_id) .. "/") or nil,
+        in_window = m.in_window, depth = m.depth,
+      }
+      if m.in_window and not seen[m.from_addr] then
+        seen[m.from_addr] = true
+        entry.participants[#entry.participants + 1] = m.from
+        everyone[m.from_addr] = true
+      end
+    end
+    entry.started = ordered[1].date and timeutil.rfc3339(ordered[1].date) or nil
+    entry.last = ordered[#ordered].date and timeutil.rfc3339(ordered[#ordered].date) or nil
+    entry.message_count = t.window_count
+    stats.messages = stats.messages + t.window_count
+    if t.window_count > large then stats.large_threads = stats.large_threads + 1 end
+    local c = stats.by_category[t.category] or { threads = 0, messages = 0 }
+    c.threads, c.messages = c.threads + 1, c.messages + t.window_count
+    stats.by_category[t.category] = c
+    report.threads[#report.threads + 1] = entry
+  end
+  for _ in pairs(everyone) do stats.participants = stats.participants + 1 end
+  report.stats = stats
+  report.categories = rules.report_order
+  -- Report order: category order of the rules, then message count (desc),
+  -- then start time, then id: stable across runs.
+  local rank = {}
+  for i, name in ipairs(report.categories) do rank[name] = i end
+  table.sort(report.threads, function(a, b)
+    local ra, rb = rank[a.category] or math.huge, rank[b.category] or math.huge
+    if ra ~= rb then return ra < rb end
+    if a.message_count ~= b.message_count then return a.message_count > b.message_count end
+    if (a.started or "") ~= (b.started or "") then return (a.started or "") < (b.started or "") end
+    return a.id < b.id
+  end)
+  return report
+end
+
+return M

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian 12 packages listdigest builds, runs and tests with.
+# Does nothing when they are all present; installs them when run as root;
+# otherwise names what is missing and fails.
+set -eu
+
+PKGS="gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev lua-lpeg lua-busted
+      libcurl4-openssl-dev libxml2-dev zlib1g-dev libsqlite3-dev libjansson-dev"
+
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing Debian packages:$missing" >&2
+	echo "install-deps: run 'apt-get install$missing' as root, or 'make deps' as root" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
