@@ -93,12 +93,21 @@ and the list of messages dropped as duplicate Message-IDs.
 function M.threads(msgs)
   local items = {}
   for i, m in ipairs(msgs) do
-    items[i] = { id = m.message_id, references = m.references, in_reply_to = m.in_reply_to, date = m.date }
+    -- the raw In-Reply-To: the parent rule needs to know whether it held
+    -- exactly one id and nothing else (listdigest.thread parses it)
+    items[i] = { id = m.message_id, references = m.references, in_reply_to = m.headers["in-reply-to"],
+                 date = m.date }
   end
   local roots, dups = thread.build(items)
-  local out = {}
+  local out, t, conv = {}, nil, nil
   for _, root in ipairs(roots) do
-    local t = { id = root.id, root_missing = root.ghost == true, messages = {} }
+    -- roots of one conversation (replies to a ghost that only another
+    -- message's References name) are adjacent and share root.thread
+    if not t or root.thread == nil or root.thread ~= conv then
+      if t and #t.messages > 0 then out[#out + 1] = t end
+      t = { id = root.id, root_missing = root.ghost == true, messages = {} }
+      conv = root.thread
+    end
     local function walk(node, depth, parent_id)
       if node.index then
         local m = msgs[node.index]
@@ -111,8 +120,8 @@ function M.threads(msgs)
       end
     end
     walk(root, 0, nil)
-    if #t.messages > 0 then out[#out + 1] = t end
   end
+  if t and #t.messages > 0 then out[#out + 1] = t end
   local dropped = {}
   for _, i in ipairs(dups or {}) do dropped[#dropped + 1] = msgs[i] end
   return out, dropped
