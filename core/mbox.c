@@ -6,6 +6,7 @@
  * how the mboxo/mboxrd flavour is chosen.
  */
 #include "mbox.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,18 +37,6 @@ struct mbox {
 /* Bits kept in mbox_msg.quoted while splitting, before the flavour is known. */
 #define QUOTE_ONE 1   /* a ^>From  line */
 #define QUOTE_MANY 2  /* a ^>>+From  line */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 const char *mbox_format_name(enum mbox_format format)
 {
@@ -127,7 +116,7 @@ static int push_msg(struct mbox *box, char *err, size_t errlen)
 
 		m = realloc(box->msgs, cap * sizeof *m);
 		if (!m)
-			return fail(err, errlen, "out of memory");
+			return util_fail(err, errlen, "out of memory");
 		box->msgs = m;
 		box->cap = cap;
 	}
@@ -182,10 +171,10 @@ static int split(struct mbox *box, char *err, size_t errlen)
 
 		/* Even the first From_ line must look like one: not "From here on". */
 		if (!has_time(d + s + 5, le) && !(next < d + n && is_header_line(next, line_end(next, d + n))))
-			return fail(err, errlen, "not an mbox file or a mail message");
+			return util_fail(err, errlen, "not an mbox file or a mail message");
 	} else {
 		if (!is_header_line(d + s, line_end(d + s, d + n)))
-			return fail(err, errlen, "not an mbox file or a mail message");
+			return util_fail(err, errlen, "not an mbox file or a mail message");
 		/* A raw RFC 5322 message: one message, never split. */
 		if (push_msg(box, err, errlen) < 0)
 			return -1;
@@ -252,7 +241,7 @@ static int inflate_all(const unsigned char *in, size_t len, size_t limit,
 
 	memset(&zs, 0, sizeof zs);
 	if (inflateInit2(&zs, 15 + 16) != Z_OK)
-		return fail(err, errlen, "zlib: cannot initialise");
+		return util_fail(err, errlen, "zlib: cannot initialise");
 	for (;;) {
 		size_t before;
 
@@ -272,12 +261,12 @@ static int inflate_all(const unsigned char *in, size_t len, size_t limit,
 			if (ncap > limit + 1)
 				ncap = limit + 1;
 			if (ncap <= cap) {
-				fail(err, errlen, "gzip data inflates to more than %zu bytes; refused", limit);
+				util_fail(err, errlen, "gzip data inflates to more than %zu bytes; refused", limit);
 				goto out;
 			}
 			nb = realloc(buf, ncap);
 			if (!nb) {
-				fail(err, errlen, "out of memory inflating gzip data");
+				util_fail(err, errlen, "out of memory inflating gzip data");
 				goto out;
 			}
 			buf = nb;
@@ -289,7 +278,7 @@ static int inflate_all(const unsigned char *in, size_t len, size_t limit,
 		ret = inflate(&zs, Z_NO_FLUSH);
 		used += before - zs.avail_out;
 		if (used > limit) {
-			fail(err, errlen, "gzip data inflates to more than %zu bytes; refused", limit);
+			util_fail(err, errlen, "gzip data inflates to more than %zu bytes; refused", limit);
 			goto out;
 		}
 		if (ret == Z_STREAM_END) {
@@ -308,11 +297,11 @@ static int inflate_all(const unsigned char *in, size_t len, size_t limit,
 			break; /* trailing padding is ignored, as gzip(1) does */
 		}
 		if (ret == Z_BUF_ERROR && zs.avail_in == 0 && in_off == len) {
-			fail(err, errlen, "truncated gzip stream");
+			util_fail(err, errlen, "truncated gzip stream");
 			goto out;
 		}
 		if (ret != Z_OK && ret != Z_BUF_ERROR) {
-			fail(err, errlen, "corrupt gzip stream: %s", zs.msg ? zs.msg : "inflate failed");
+			util_fail(err, errlen, "corrupt gzip stream: %s", zs.msg ? zs.msg : "inflate failed");
 			goto out;
 		}
 	}
@@ -368,7 +357,7 @@ int mbox_open_mem(const void *data, size_t len, const struct mbox_options *opts,
 
 	*box_out = NULL;
 	if (!box)
-		return fail(err, errlen, "out of memory");
+		return util_fail(err, errlen, "out of memory");
 	if (load(box, data, len, opts, err, errlen) < 0) {
 		mbox_close(box);
 		return -1;
@@ -390,7 +379,7 @@ static int read_all(int fd, char **out_out, size_t *len_out, char *err, size_t e
 			nb = realloc(buf, cap);
 			if (!nb) {
 				free(buf);
-				return fail(err, errlen, "out of memory");
+				return util_fail(err, errlen, "out of memory");
 			}
 			buf = nb;
 		}
@@ -401,7 +390,7 @@ static int read_all(int fd, char **out_out, size_t *len_out, char *err, size_t e
 			if (errno == EINTR)
 				continue;
 			free(buf);
-			return fail(err, errlen, "%s", strerror(errno));
+			return util_fail(err, errlen, "%s", strerror(errno));
 		}
 		used += (size_t)r;
 	}
@@ -422,20 +411,20 @@ int mbox_open(const char *path, const struct mbox_options *opts,
 	*box_out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "%s", strerror(errno));
+		return util_fail(err, errlen, "%s", strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		fail(err, errlen, "%s", strerror(errno));
+		util_fail(err, errlen, "%s", strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, "%s", strerror(EISDIR));
+		return util_fail(err, errlen, "%s", strerror(EISDIR));
 	}
 	box = calloc(1, sizeof *box);
 	if (!box) {
 		close(fd);
-		return fail(err, errlen, "out of memory");
+		return util_fail(err, errlen, "out of memory");
 	}
 	if (S_ISREG(st.st_mode) && st.st_size > 0) {
 		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

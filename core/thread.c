@@ -5,6 +5,7 @@
  * Not a header parser and not a series detector. Contract in thread.h.
  */
 #include "thread.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,18 +35,6 @@ struct builder {
 };
 
 #define UNDATED INT64_MAX
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /*
  * A multiply-xorshift hash over 8-byte words (in the spirit of fxhash):
@@ -255,7 +244,7 @@ static int break_cycles(struct builder *b, char *err, size_t errlen)
 	if (!state || !path) {
 		free(state);
 		free(path);
-		return fail(err, errlen, "out of memory");
+		return util_fail(err, errlen, "out of memory");
 	}
 	for (v = 0; v < b->nc; v++) {
 		size_t u = v, top = 0, j, best = THREAD_NONE;
@@ -298,12 +287,12 @@ int thread_build(const struct thread_item *items, size_t n,
 	for (i = 0; i < n; i++) {
 		if (items[i].n_references > SIZE_MAX / 4 - b.cap ||
 		    items[i].n_in_reply_to > SIZE_MAX / 4 - b.cap - items[i].n_references)
-			return fail(err, errlen, "too many references");
+			return util_fail(err, errlen, "too many references");
 		b.cap += items[i].n_references + items[i].n_in_reply_to;
 		n_refs += items[i].n_references;
 	}
 	if (b.cap >= UINT32_MAX / 2)
-		return fail(err, errlen, "too many messages and references");
+		return util_fail(err, errlen, "too many messages and references");
 	for (tabsize = 16; tabsize < 2 * b.cap; tabsize *= 2)
 		;
 	b.mask = tabsize - 1;
@@ -316,7 +305,7 @@ int thread_build(const struct thread_item *items, size_t n,
 	if (f)
 		f->dups = malloc((n ? n : 1) * sizeof *f->dups);
 	if (!b.c || !b.tab || !msgcont || !dup || !refcont || !f || !f->dups) {
-		fail(err, errlen, "out of memory");
+		util_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	memset(b.tab, 0, tabsize * sizeof *b.tab);
@@ -353,7 +342,7 @@ int thread_build(const struct thread_item *items, size_t n,
 	ents = malloc((b.nc ? b.nc : 1) * sizeof *ents);
 	compkey_root = malloc((b.nc ? b.nc : 1) * sizeof *compkey_root);
 	if (!alive || !uf || !nchild || !start || !kids || !order || !newidx || !ents || !compkey_root) {
-		fail(err, errlen, "out of memory");
+		util_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	for (k = 0; k < b.nc; k++)
@@ -457,7 +446,7 @@ int thread_build(const struct thread_item *items, size_t n,
 	/* Preorder output, thread after thread, so a subtree is a contiguous run. */
 	f->nodes = malloc((n_alive ? n_alive : 1) * sizeof *f->nodes);
 	if (!f->nodes) {
-		fail(err, errlen, "out of memory");
+		util_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	out = 0;
@@ -466,7 +455,7 @@ int thread_build(const struct thread_item *items, size_t n,
 		size_t *stk = malloc((n_alive ? n_alive : 1) * sizeof *stk);
 
 		if (!stk) {
-			fail(err, errlen, "out of memory");
+			util_fail(err, errlen, "out of memory");
 			goto out;
 		}
 		for (j = 0; j < n_roots; j++) {

@@ -1,25 +1,29 @@
 -- Summaries of threads. This file holds the offline, extractive summariser:
 -- it quotes the mail itself (cover letter, changelog, the question and the
 -- repliers' own first words, the trailers given) and never calls the network.
+-- It does not judge or paraphrase; the LLM summariser does that.
 local M = {}
 
-local MAX_PARA = 600      -- characters kept of an opening paragraph
+local MAX_LEAD = 600      -- characters kept of an opening paragraph
 local MAX_REPLY = 240     -- characters kept of a reply's own words
-local MAX_CHANGELOG = 12  -- changelog lines kept
+local MAX_CHANGELOG = 12  -- changelog items kept
 local MAX_REPLIES = 8     -- replies quoted
+local MAX_QUESTIONS = 3
+local SUBSTANTIAL = 50    -- a lead shorter than this is passed over when a longer one exists
 
 local function squash(s) return (s:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")) end
 
+-- Cuts s to at most n bytes at a word boundary, never inside a UTF-8 sequence.
 local function clip(s, n)
   if #s <= n then return s end
   local cut = s:sub(1, n)
-  -- never cut inside a UTF-8 sequence
   while #cut > 0 and (cut:byte(-1) & 0xC0) == 0x80 do cut = cut:sub(1, -2) end
   if #cut > 0 and cut:byte(-1) >= 0xC0 then cut = cut:sub(1, -2) end
   return (cut:gsub("%s+%S*$", "")) .. " …"
 end
 
--- The message's own words: its text segments, in order, as one string.
+-- The message's own words: its text segments (no quotes, diffs, trailers,
+-- signatures or list footers), in order.
 local function own_text(msg)
   local parts = {}
   for _, seg in ipairs(msg.segments or {}) do
@@ -28,40 +32,13 @@ local function own_text(msg)
   return table.concat(parts, "\n")
 end
 
--- Paragraphs (blank-line separated) of a text, squashed to one line each.
+-- Paragraphs (blank-line separated), raw.
 local function paragraphs(text)
   local out = {}
-  for para in (text .. "\n\n"):gmatch("(.-)\n%s*\n") do
-    local p = squash(para)
-    if p ~= "" then out[#out + 1] = p end
+  for para in (text .. "\n\n"):gmatch("(.-)\n[ \t]*\n") do
+    if para:match("%S") then out[#out + 1] = para end
   end
   return out
-end
-
--- A greeting or sign-off carries nothing: "Hi Marc,", "Thanks,", "Cheers, M."
-local function is_filler(p)
-  local l = p:lower()
-  return #p < 40 and (l:match("^hi%f[%A]") or l:match("^hello") or l:match("^hey") or l:match("^dear")
-    or l:match("^thanks") or l:match("^thank you") or l:match("^cheers") or l:match("^regards")
-    or l:match("^best") or l:match("^%-%-") or l:match("^[%a%.%- ]+,?$")) ~= nil
-end
-
-local function first_paragraph(text)
-  for _, p in ipairs(paragraphs(text)) do
-    if not is_filler(p) then return p end
-  end
-end
-
--- The first one or two sentences of a paragraph.
-local function first_sentences(p, n)
-  local out, count = {}, 0
-  for sentence in (p .. " "):gmatch("(.-[%.%?!])%s") do
-    out[#out + 1] = sentence
-    count = count + 1
-    if count >= n then break end
-  end
-  if count == 0 then return p end
-  return table.concat(out, " ")
 end
 
 -- Is this line the heading of a changelog block? "v8:", "Changes in v3:",
@@ -72,6 +49,49 @@ local function changelog_heading(line)
   if l:match("^v%d+%s*:?$") or l:match("^v%d+%s*[%-=]+>%s*v%d+") or l:match("^%-*%s*v%d+%s*:") then return true end
   if l:sub(-1) ~= ":" then return false end
   return l:match("change") ~= nil or l:match("since v%d") ~= nil
+end
+
+-- Words that say nothing on their own: greetings, sign-offs, attribution
+-- lines, snip markers, asides in parentheses.
+local function is_filler(p)
+  local l = p:lower()
+  if l:match("^%[%s*%.%.%.%s*%]$") or l:match("^%[snip%]$") or l:match("^<snip>$") then return true end
+  if #p < 60 and p:sub(-1) == "," then return true end          -- "Hi Marc,", "On Wed, ... +0000,"
+  if p:match("^%(.*%)$") then return true end
+  return #p < 40 and (l:match("^hi%f[%A]") or l:match("^hello") or l:match("^hey") or l:match("^dear")
+    or l:match("^thanks") or l:match("^thank you") or l:match("^cheers") or l:match("^regards")
+    or l:match("^best") or l:match("^%-%-") or l:match("^[%a%.%- ]+,?!?$")) ~= nil
+end
+
+-- A paragraph of code, not prose: a diff-like or C-like line.
+local function is_code(p)
+  return p:match("^%s*[%+%-@{}#]") ~= nil or p:match(";%s*$") ~= nil or p:match("[{}]%s*$") ~= nil
+end
+
+-- The opening paragraph worth quoting: the first substantial prose one,
+-- else the first prose one at all.
+local function lead_paragraph(text)
+  local short
+  for _, raw in ipairs(paragraphs(text)) do
+    local first_line = raw:match("^[^\n]*")
+    local p = squash(raw)
+    if not changelog_heading(first_line) and not is_filler(p) and not is_code(raw) then
+      if #p >= SUBSTANTIAL then return p end
+      short = short or p
+    end
+  end
+  return short
+end
+
+-- The first n sentences of a paragraph.
+local function first_sentences(p, n)
+  local out = {}
+  for sentence in (p .. " "):gmatch("(.-[%.%?!])%s") do
+    out[#out + 1] = sentence
+    if #out >= n then break end
+  end
+  if #out == 0 then return p end
+  return table.concat(out, " ")
 end
 
 -- The latest changelog block of a cover letter or patch: the items under
@@ -86,7 +106,7 @@ local function changelog(text)
     if not inside then
       if changelog_heading(line) then inside = true end
     else
-      local bullet = line:match("^%s*[%-%*o•]%s+(.*)$")
+      local bullet = line:match("^%s*[%-%*•]%s+(.*)$")
       local blank = line:match("^%s*$") ~= nil
       if bullet then
         flush()
@@ -108,19 +128,65 @@ local function changelog(text)
   return items
 end
 
-local function name_of(from) return (from or ""):match("^(.-)%s*<") or from or "" end
+local function name_of(from) return ((from or ""):match("^(.-)%s*<") or from or ""):gsub('^"(.*)"$', "%1") end
 
-local function trailers_given(t)
-  local out = {}
-  for _, m in ipairs(t.messages) do
+-- Review trailers given in follow-ups, grouped: "Reviewed-by: Fuad Tabba
+-- (1/3, 2/3)". The author's own patch mails are not follow-ups.
+local REVIEW = { "Reviewed-by", "Acked-by", "Tested-by" }
+
+local function trailers_given(msgs)
+  local by_kind = {}
+  for _, m in ipairs(msgs) do
     if m.subj and m.subj.reply then
       for _, seg in ipairs(m.segments or {}) do
         if seg.kind == "trailer" then
           for line in seg.text:gmatch("[^\n]+") do
-            local kind, who = line:match("^%s*(%u%a+%-by):%s*(.-)%s*$")
-            if kind and (kind == "Reviewed-by" or kind == "Acked-by" or kind == "Tested-by") then
-              out[#out + 1] = ("%s: %s (%s)"):format(kind, who, m.subj.title ~= "" and m.subject or "")
+            local kind, who = line:match("^%s*(%a[%a-]*):%s*(.-)%s*$")
+            kind = kind and kind:lower():gsub("^%l", string.upper)
+            if kind and who ~= "" then
+              local k = by_kind[kind] or { order = {}, patches = {} }
+              by_kind[kind] = k
+              local name = name_of(who)
+              if not k.patches[name] then
+                k.order[#k.order + 1] = name
+                k.patches[name] = {}
+              end
+              if m.subj.n and m.subj.total then
+                local label = ("%d/%d"):format(m.subj.n, m.subj.total)
+                local list = k.patches[name]
+                if list[#list] ~= label then list[#list + 1] = label end
+              end
             end
+          end
+        end
+      end
+    end
+  end
+  local parts = {}
+  for _, kind in ipairs(REVIEW) do
+    local k = by_kind[kind]
+    if k then
+      local people = {}
+      for _, name in ipairs(k.order) do
+        local p = k.patches[name]
+        people[#people + 1] = #p > 0 and ("%s (%s)"):format(name, table.concat(p, ", ")) or name
+      end
+      parts[#parts + 1] = kind .. ": " .. table.concat(people, ", ")
+    end
+  end
+  return parts
+end
+
+local function questions(msgs)
+  local out = {}
+  for _, m in ipairs(msgs) do
+    for _, raw in ipairs(paragraphs(own_text(m))) do
+      if not is_code(raw) then
+        for q in (squash(raw) .. " "):gmatch("([^%.%?!]-%?)%s") do
+          q = squash(q)
+          if #q > 25 and not q:match("[;=]") then
+            out[#out + 1] = ("%s: %s"):format(name_of(m.from), clip(q, MAX_REPLY))
+            if #out >= MAX_QUESTIONS then return out end
           end
         end
       end
@@ -129,72 +195,79 @@ local function trailers_given(t)
   return out
 end
 
-local function questions(msgs)
-  local out = {}
-  for _, m in ipairs(msgs) do
-    for _, p in ipairs(paragraphs(own_text(m))) do
-      for q in (p .. " "):gmatch("([^%.%?!]-%?)%s") do
-        q = squash(q)
-        if #q > 25 then out[#out + 1] = ("%s: %s"):format(name_of(m.from), clip(q, MAX_REPLY)) end
-        if #out >= 3 then return out end
-      end
-    end
-  end
-  return out
+local function by_date(a, b)
+  if (a.date or 0) ~= (b.date or 0) then return (a.date or 0) < (b.date or 0) end
+  return (a.index or 0) < (b.index or 0)
 end
 
-local function by_date(a, b) return (a.date or 0) < (b.date or 0) end
+-- The mail a series is best described by: its cover letter (0/N), else its
+-- first patch, else its first own mail.
+local function series_lead(msgs)
+  local first
+  for _, m in ipairs(msgs) do
+    if not m.subj.reply then
+      if m.subj.n == 0 then return m end
+      if not first or (m.subj.n or math.huge) < (first.subj.n or math.huge) then first = m end
+    end
+  end
+  return first
+end
 
 --[[
 extractive(t) -> summary { text=, points={...}, conclusion=, open_questions={...},
                            source = "extractive" }
 
 t: a pipeline thread (t.messages parsed with bodies, t.facts). For a series:
-the cover letter's (else the first patch's) opening paragraph and changelog;
-for a discussion: the question asked and the first own sentences of each
-reply. Both list the review trailers given in follow-ups and who gave them.
+the cover letter's (else the first patch's) opening paragraph and its
+latest changelog; for a discussion: the question asked (the first mail's
+opening) and the first own sentences of each reply. Both list the review
+trailers given in follow-ups and who gave them (conclusion), and questions
+the repliers asked (open_questions).
 ]]
 function M.extractive(t)
   local msgs = {}
   for _, m in ipairs(t.messages) do msgs[#msgs + 1] = m end
   table.sort(msgs, by_date)
-  local series = t.facts and t.facts.series
-  local lead, points = nil, {}
-  local replies = {}
-  if series then
-    local cover
-    for _, m in ipairs(msgs) do
-      if not m.subj.reply and (m.subj.n == 0 or not cover) then
-        if m.subj.n == 0 or (not cover and not m.subj.reply) then cover = m end
-        if m.subj.n == 0 then break end
+  local lead, points, replies = nil, {}, {}
+  local cover = t.facts and t.facts.series and series_lead(msgs)
+  if cover then
+    local text = own_text(cover)
+    lead = lead_paragraph(text)
+    for _, item in ipairs(changelog(text)) do points[#points + 1] = item end
+    if not lead and cover.subj.n == 0 then
+      -- a cover letter that is only a changelog: describe by the first patch
+      for _, m in ipairs(msgs) do
+        if m.subj.n == 1 and not m.subj.reply then lead = lead_paragraph(own_text(m)) break end
       end
     end
-    cover = cover or msgs[1]
-    local text = own_text(cover)
-    lead = first_paragraph(text)
-    for _, line in ipairs(changelog(text)) do points[#points + 1] = line end
     for _, m in ipairs(msgs) do
       if m.subj.reply then replies[#replies + 1] = m end
     end
   else
-    lead = first_paragraph(own_text(msgs[1]))
-    for i = 2, #msgs do replies[#replies + 1] = msgs[i] end
-  end
-  for i, m in ipairs(replies) do
-    if i > MAX_REPLIES then
-      points[#points + 1] = ("(+%d more replies)"):format(#replies - MAX_REPLIES)
-      break
+    local start = 1
+    for i, m in ipairs(msgs) do
+      lead = lead_paragraph(own_text(m))
+      if lead then start = i break end
     end
-    local p = first_paragraph(own_text(m))
-    if p then points[#points + 1] = ("%s: %s"):format(name_of(m.from), clip(first_sentences(p, 2), MAX_REPLY)) end
+    for i = start + 1, #msgs do replies[#replies + 1] = msgs[i] end
   end
-  local trailers = trailers_given(t)
-  local conclusion
-  if #trailers > 0 then conclusion = table.concat(trailers, "; ") end
+  local quoted = 0
+  for _, m in ipairs(replies) do
+    local p = lead_paragraph(own_text(m))
+    if p then
+      quoted = quoted + 1
+      if quoted > MAX_REPLIES then
+        points[#points + 1] = ("(+%d more replies)"):format(#replies - MAX_REPLIES)
+        break
+      end
+      points[#points + 1] = ("%s: %s"):format(name_of(m.from), clip(first_sentences(p, 2), MAX_REPLY))
+    end
+  end
+  local trailers = trailers_given(msgs)
   return {
-    text = lead and clip(lead, MAX_PARA) or "",
+    text = lead and clip(lead, MAX_LEAD) or "",
     points = points,
-    conclusion = conclusion,
+    conclusion = #trailers > 0 and table.concat(trailers, "; ") or nil,
     open_questions = questions(replies),
     source = "extractive",
   }
