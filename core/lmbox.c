@@ -9,10 +9,12 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "maildir.h"
 #include "mbox.h"
 #include "modules.h"
 
 #define MBOX_MT "listdigest.mbox.box"
+#define MAILDIR_MT "listdigest.mbox.maildir"
 
 struct lbox {
 	struct mbox *box; /* NULL once closed */
@@ -202,6 +204,43 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
+/*
+ * mbox.maildir(dir) -> { "dir/cur/NAME", ... } sorted in delivery order, or
+ * nil, "dir: reason" when dir is not a Maildir or cannot be read.
+ */
+static int l_maildir(lua_State *L)
+{
+	const char *dir = luaL_checkstring(L, 1);
+	struct maildir_list **anchor;
+	char err[512];
+
+	/* the list lives in a userdata whose __gc frees it, so a memory error
+	 * raised while building the table cannot leak it */
+	anchor = lua_newuserdatauv(L, sizeof *anchor, 0);
+	*anchor = NULL;
+	luaL_setmetatable(L, MAILDIR_MT);
+	if (maildir_list(dir, anchor, err, sizeof err) < 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: %s", dir, err);
+		return 2;
+	}
+	lua_createtable(L, (*anchor)->n > 0x7fffffff ? 0 : (int)(*anchor)->n, 0);
+	for (size_t i = 0; i < (*anchor)->n; i++) {
+		lua_pushstring(L, (*anchor)->paths[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int l_maildir_gc(lua_State *L)
+{
+	struct maildir_list **anchor = luaL_checkudata(L, 1, MAILDIR_MT);
+
+	maildir_free(*anchor);
+	*anchor = NULL;
+	return 0;
+}
+
 static const luaL_Reg box_methods[] = {
 	{"count", l_count},
 	{"message", l_message},
@@ -221,6 +260,7 @@ static const luaL_Reg box_meta[] = {
 static const luaL_Reg funcs[] = {
 	{"open", l_open},
 	{"split", l_split},
+	{"maildir", l_maildir},
 	{NULL, NULL},
 };
 
@@ -231,6 +271,10 @@ int luaopen_listdigest_mbox(lua_State *L)
 	luaL_newlib(L, box_methods);
 	lua_pushcclosure(L, l_index, 1);
 	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, MAILDIR_MT);
+	lua_pushcfunction(L, l_maildir_gc);
+	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 	luaL_newlib(L, funcs);
 	return 1;

@@ -29,11 +29,14 @@ static int is_root(const char *dir)
 }
 
 /*
- * The Lua tree: $LISTDIGEST_HOME, else next to the executable (build/ or
- * build/asan/ in a source tree), else the installed DATADIR.
+ * The Lua tree: $LISTDIGEST_HOME; else relative to the executable: a source
+ * tree (build/listdigest or build/asan/listdigest) or an installed prefix
+ * (PREFIX/bin/listdigest with PREFIX/share/listdigest), so a relocated or
+ * DESTDIR-staged install works too; else the DATADIR compiled in.
  */
 static int find_root(char *out, size_t outlen)
 {
+	static const char *const rel[] = {"/..", "/../..", "/../share/listdigest"};
 	const char *env = getenv("LISTDIGEST_HOME");
 	char exe[PATH_MAX];
 	ssize_t n;
@@ -48,15 +51,9 @@ static int find_root(char *out, size_t outlen)
 		char *slash = strrchr(exe, '/');
 		if (slash)
 			*slash = '\0';
-		for (int up = 1; up <= 2; up++) {
-			slash = strrchr(exe, '/');
-			if (!slash)
-				break;
-			*slash = '\0';
-			if (is_root(exe)) {
-				snprintf(out, outlen, "%s", exe);
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+			if (snprintf(out, outlen, "%s%s", exe, rel[i]) < (int)outlen && is_root(out))
 				return 1;
-			}
 		}
 	}
 	snprintf(out, outlen, "%s", LISTDIGEST_DATADIR);

@@ -129,3 +129,22 @@ describe("listdigest command line", function()
     end)
   end)
 end)
+
+describe("make install", function()
+  it("installs the binary, Lua files, rules and man page; the installed tool finds its Lua files", function()
+    local dest = H.tmpdir()
+    local code, _, err = H.run(("make -s install DESTDIR=%s PREFIX=/opt/ld"):format(H.shquote(dest)))
+    assert.are.equal(0, code, err)
+    local root = dest .. "/opt/ld"
+    for _, f in ipairs({ "/bin/listdigest", "/share/listdigest/lua/listdigest/cli.lua",
+                         "/share/listdigest/rules/kvmarm.lua", "/share/man/man1/listdigest.1" }) do
+      assert.is_true(H.exists(root .. f), f)
+    end
+    -- run from elsewhere, with no hint where the Lua files are
+    local sample = os.getenv("PWD") .. "/examples/kvmarm-2022-W04.mbox"
+    code, _, err = H.run(("cd / && env -u LISTDIGEST_HOME %s/bin/listdigest threads --rules kvmarm --source %s " ..
+      "--since 2022-01-24 --until 2022-01-31 --json"):format(H.shquote(root), H.shquote(sample)))
+    assert.are.equal(0, code, err)
+    os.execute("rm -rf " .. H.shquote(dest))
+  end)
+end)

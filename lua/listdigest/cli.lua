@@ -23,8 +23,9 @@ Commands:
   run       run a Lua report script with the listdigest modules loaded
 
 Options of report and threads:
-  --source FILE      an mbox, mbox.gz (mboxrd or mboxo, LF or CRLF) or a single
-                     message file; default: the rules file's source
+  --source FILE|DIR  an mbox, mbox.gz (mboxrd or mboxo, LF or CRLF), a single
+                     message file, or a Maildir; default: the rules file's
+                     source (public-inbox URLs are not fetched by this build)
   --rules NAME|FILE  rules/NAME.lua (default, kvmarm, linux-kselftest) or a path
                      to your own rules file; default: default
   --since WHEN       start of the window, inclusive (7d, 2025-09-29 or RFC 3339;
