@@ -85,7 +85,8 @@ int maildir_list(const char *dir, struct maildir_list **list_out, char *err, siz
 		maildir_free(l);
 		return util_fail(err, errlen, "not a Maildir (no cur/ or new/ folder)");
 	}
-	qsort(l->paths, l->n, sizeof *l->paths, by_name);
+	if (l->n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(l->paths, l->n, sizeof *l->paths, by_name);
 	*list_out = l;
 	return 0;
 }
