@@ -9,7 +9,7 @@ DATADIR ?= $(PREFIX)/share/listdigest
 MANDIR  ?= $(PREFIX)/share/man
 LUA     ?= lua5.4
 LUA_PC  ?= lua5.4
-PKGS     = $(LUA_PC) libxml-2.0 zlib jansson
+PKGS     = $(LUA_PC) libxml-2.0 zlib jansson libcurl sqlite3
 VERSION := $(shell cat VERSION)
 
 CC      ?= cc
@@ -55,6 +55,8 @@ build/obj build/pic build/asan/obj:
 
 deps:
 	@scripts/install-deps.sh
+test-deps:
+	@scripts/install-deps.sh --test
 
 # demo and test install what is missing first, then build in a second pass
 # (the compiler flags come from pkg-config, which may be what was missing).
@@ -64,7 +66,7 @@ demo: deps
 		--since 2022-01-24 --until 2022-01-31 --offline --format md,json --out examples/out
 	@echo "demo: wrote examples/out/ (open examples/out/report.md)"
 
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory all asan
 	@tests/run
 
@@ -80,5 +82,5 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all asan deps demo test bench install clean
+.PHONY: all asan deps test-deps demo test bench install clean
 -include $(OBJ:.o=.d) $(PIC:.o=.d) $(ASAN:.o=.d) build/obj/main.d build/asan/obj/main.d

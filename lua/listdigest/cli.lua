@@ -20,12 +20,19 @@ classified by the list's Lua rules and summarised.
 Commands:
   report    write the report for a window of mail
   threads   show the threads and the category each one got, as decided
+  fetch     fetch the window from a public-inbox server into the store only
   run       run a Lua report script with the listdigest modules loaded
 
-Options of report and threads:
-  --source FILE|DIR  an mbox, mbox.gz (mboxrd or mboxo, LF or CRLF), a single
-                     message file, or a Maildir; default: the rules file's
-                     source (public-inbox URLs are not fetched by this build)
+Options of report, threads and fetch:
+  --source URL|FILE|DIR
+                     a public-inbox URL (https://lore.kernel.org/kvmarm/, or
+                     https://lore.kernel.org/all/ filtered by the rules'
+                     list_ids), an mbox, mbox.gz (mboxrd or mboxo, LF or CRLF),
+                     a single message file, a Maildir, or a local public-inbox
+                     v2 mirror; default: the rules file's source
+  --db FILE          the SQLite store for fetched mail (default:
+                     $XDG_CACHE_HOME/listdigest/listdigest.db); a second run
+                     fetches only what is new
   --rules NAME|FILE  rules/NAME.lua (default, kvmarm, linux-kselftest) or a path
                      to your own rules file; default: default
   --since WHEN       start of the window, inclusive (7d, 2025-09-29 or RFC 3339;
@@ -61,11 +68,13 @@ local function fail(code, fmt, ...)
 end
 
 local VALUE_OPTS = { source = true, rules = true, since = true, ["until"] = true, lang = true,
-                     format = true, out = true }
+                     format = true, out = true, db = true }
 local FLAG_OPTS = { offline = true, json = true, help = true }
 local ALLOWED = {
-  report = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, format = 1, out = 1, help = 1 },
-  threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, help = 1 },
+  report = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, format = 1, out = 1, db = 1,
+             help = 1 },
+  threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, db = 1, help = 1 },
+  fetch = { source = 1, rules = 1, since = 1, ["until"] = 1, db = 1, help = 1 },
 }
 
 -- parse(cmd, args) -> opts | nil, message
@@ -123,7 +132,7 @@ local function configure(opts)
   local lang = opts.lang or rules.language or "en"
   if lang ~= "zh" and lang ~= "en" then return nil, "--lang: '" .. lang .. "' is not zh or en", EXIT_USAGE end
   return { rules = rules, source = source, window = { since = since, ["until"] = till }, lang = lang,
-           offline = true }
+           offline = true, db = opts.db }
 end
 
 -- Writes data to path through a temporary file and a rename, so a reader
@@ -200,6 +209,24 @@ local function cmd_threads(opts)
   return EXIT_OK
 end
 
+local function cmd_fetch(opts)
+  local cfg, err, code = configure(opts)
+  if not cfg then return fail(code, "%s", err) end
+  local source = require "listdigest.source"
+  if source.kind(cfg.source) ~= "url" then
+    return fail(EXIT_USAGE, "fetch: --source %s is not a public-inbox URL", cfg.source)
+  end
+  local summary, st
+  summary, st, code = source.fetch(cfg.source, { db = cfg.db, window = cfg.window, list = cfg.rules.list,
+                                                 list_ids = cfg.rules.list_ids })
+  if not summary then return fail(code or EXIT_SOURCE, "%s", st) end
+  io.stdout:write(("%d messages in the window query (%d new), %d threads completed; %d requests, %d bytes; store %s\n")
+    :format(summary.window_hits or 0, summary.new or 0, summary.completed_threads or 0, summary.requests or 0,
+            summary.bytes or 0, st.path or cfg.db or source.default_db()))
+  st:close()
+  return EXIT_OK
+end
+
 local function cmd_run(args)
   local script = args[1]
   if not script then return fail(EXIT_USAGE, "run: which script? (listdigest run SCRIPT.lua [ARGS...])") end
@@ -234,6 +261,7 @@ function M.main(argv)
     return EXIT_OK
   end
   if cmd == "report" then return cmd_report(opts) end
+  if cmd == "fetch" then return cmd_fetch(opts) end
   return cmd_threads(opts)
 end
 

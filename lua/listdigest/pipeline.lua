@@ -48,17 +48,19 @@ function M.trailers(msg)
 end
 
 --[[
-read(spec, opts) -> messages, info | nil, message, exit_code
+read(spec, ctx) -> messages, info | nil, message, exit_code
 
-Reads every message of the source and parses its headers (bodies wait until a
-thread is known to be reported). messages[i] is mime.parse's table plus
+Reads every message of the source (see listdigest.source; ctx is its
+fetch context for URLs) and parses its headers (bodies wait until a thread
+is known to be reported). messages[i] is mime.parse's table plus
   .index      position in the source (1-based)
   .subj       subject.parse(msg.subject)
-info = { source = spec, count = N, format = "mboxrd"|..., defects = N }.
+info = { source = spec, count = N, format = "mboxrd"|..., box = the open
+source (info.box:close() when done), fetch = the fetch summary for URLs }.
 ]]
-function M.read(spec)
-  local box, err = source.open(spec)
-  if not box then return nil, err, 2 end
+function M.read(spec, ctx)
+  local box, err, code = source.open(spec, ctx)
+  if not box then return nil, err, code or 2 end
   local msgs = {}
   for i, raw, from_line in box:messages() do
     local msg = mime.parse(raw, { from_line = from_line, body = false })
@@ -66,7 +68,7 @@ function M.read(spec)
     msg.subj = subject.parse(msg.subject)
     msgs[i] = msg
   end
-  local info = { source = spec, count = #msgs, format = box.format, box = box }
+  local info = { source = spec, count = #msgs, format = box.format, box = box, fetch = box.fetch }
   return msgs, info
 end
 
@@ -227,12 +229,14 @@ function M.msgid_path(id)
   return (id:gsub("[^%w%-%._~@!$&'()*+,;=:]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
--- The archive a message links to: the rules' archive (or source) when it is a
--- public-inbox URL, else nothing.
-local function archive_base(rules)
-  local base = rules.archive or rules.source
-  if type(base) == "string" and base:match("^https?://") then
-    return base:sub(-1) == "/" and base or base .. "/"
+-- The archive a message links to: the --source URL when mail came from a
+-- public-inbox server, else the rules' source when it is one,
+-- else nothing.
+local function archive_base(rules, spec)
+  for _, base in ipairs({ spec, rules.source }) do
+    if type(base) == "string" and base:match("^https?://") then
+      return base:sub(-1) == "/" and base or base .. "/"
+    end
   end
 end
 
@@ -240,12 +244,14 @@ end
 run(opts) -> report, ctx | nil, message, exit_code
 
 opts: source, rules (a loaded rules table), window = {since=, until=},
-lang, offline. The report is DESIGN.md's report model; ctx keeps what the
+lang, offline, db (the store for URL sources), progress. The report is DESIGN.md's report model; ctx keeps what the
 stages saw (messages, threads) for `listdigest threads` and scripts.
 ]]
 function M.run(opts)
   local rules = opts.rules
-  local msgs, info, code = M.read(opts.source)
+  local msgs, info, code = M.read(opts.source, {
+    db = opts.db, window = opts.window, list = rules.list, list_ids = rules.list_ids, progress = opts.progress,
+  })
   if not msgs then return nil, info, code end
   local all, dropped = M.threads(msgs)
   local reported = M.select(all, opts.window)
@@ -256,7 +262,7 @@ function M.run(opts)
   M.parse_bodies(body_msgs, info)
   info.box:close()
 
-  local base = archive_base(rules)
+  local base = archive_base(rules, opts.source)
   for _, t in ipairs(reported) do
     t.title = thread_title(t)
     t.facts = M.facts(t, rules.list)
