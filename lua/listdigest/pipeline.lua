@@ -172,27 +172,22 @@ facts(t, list) -> the table rules match on (see rules/default.lua):
   participants, list.
 ]]
 function M.facts(t, list)
-  local tags, prefixes, stable, paths, seen_paths = {}, {}, nil, {}, {}
-  local version, total, cover, autosel, any_patch
-  local own = {}
+  local paths, seen_paths = {}, {}
+  -- The thread is what its first mail says it is: its root, else (root
+  -- missing) its earliest mail. A patch posted as a reply inside a
+  -- discussion does not make the discussion a patch thread.
+  local lead = (not t.root_missing and t.root) or t.messages[1]
   for _, m in ipairs(t.messages) do
-    if not m.subj.reply then own[#own + 1] = m end
+    if (m.date or math.huge) < (lead.date or math.huge) and t.root_missing then lead = m end
   end
-  if #own == 0 then own = { t.messages[1] } end
-  for _, m in ipairs(own) do
-    local s = m.subj
-    for k in pairs(s.tags or {}) do tags[k] = true end
-    for _, p in ipairs(s.prefixes or {}) do prefixes[p] = true end
-    if s.stable then
-      stable = stable or {}
-      for _, b in ipairs(s.stable) do stable[#stable + 1] = b end
-    end
-    autosel = autosel or s.autosel
-    version = version or s.version
-    total = total or s.total
-    if s.n == 0 and not s.reply then cover = m.message_id end
-    if s.tags and s.tags.PATCH then any_patch = true end
-  end
+  local s = lead.subj
+  local tags, prefixes = {}, {}
+  for k in pairs(s.tags or {}) do tags[k] = true end
+  for _, p in ipairs(s.prefixes or {}) do prefixes[p] = true end
+  local stable = s.stable and table.move(s.stable, 1, #s.stable, 1, {}) or nil
+  local autosel, version, total = s.autosel, s.version, s.total
+  local cover = (s.n == 0 and not s.reply) and lead.message_id or nil
+  local any_patch = tags.PATCH
   local participants, seen = {}, {}
   local msgs = {}
   for _, m in ipairs(t.messages) do

@@ -217,7 +217,9 @@ end
 extractive(t) -> summary { text=, points={...}, conclusion=, open_questions={...},
                            source = "extractive" }
 
-t: a pipeline thread (t.messages parsed with bodies, t.facts). For a series:
+t: a pipeline thread (t.messages parsed with bodies, t.facts; a message
+with in_window == false is context: it may lead, it is never quoted as a
+reply). For a series:
 the cover letter's (else the first patch's) opening paragraph and its
 latest changelog; for a discussion: the question asked (the first mail's
 opening) and the first own sentences of each reply. Both list the review
@@ -251,6 +253,12 @@ function M.extractive(t)
     end
     for i = start + 1, #msgs do replies[#replies + 1] = msgs[i] end
   end
+  -- the week's activity: replies outside the window are context, not quoted
+  local in_window = {}
+  for _, m in ipairs(replies) do
+    if m.in_window ~= false then in_window[#in_window + 1] = m end
+  end
+  replies = in_window
   local quoted = 0
   for _, m in ipairs(replies) do
     local p = lead_paragraph(own_text(m))
