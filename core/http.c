@@ -50,6 +50,7 @@ struct xfer {
 	enum xfer_state state;
 	double ready_at;        /* monotonic seconds; WAITING until then */
 	double started;         /* first attempt */
+	int free_attempts;      /* attempts a check sent again with 2: not retries */
 	CURL *easy;             /* while RUNNING */
 	struct curl_slist *hdrs;
 	/* the current attempt's response, moved into res when it ends */
@@ -492,22 +493,35 @@ static void finish(struct batch *b, struct xfer *x, const char *code)
 	b->ndone++;
 }
 
-/* Sets up and adds one attempt of X. Returns -1 only on out of memory. */
-static int start(struct http_client *c, struct batch *b, struct xfer *x)
+/*
+ * Sets up and adds one attempt of X. Returns -1 (reason in ERR) on out of
+ * memory or when the request's prepare hook aborts the batch.
+ */
+static int start(struct http_client *c, struct batch *b, struct xfer *x, char *err, size_t errlen)
 {
 	const struct http_request *r = x->req;
 	const char *m = r->method ? r->method : r->body ? "POST" : "GET";
+	const char *body = r->body;
+	size_t body_len = r->body_len;
 	double timeout = r->timeout > 0 ? r->timeout : c->o.timeout;
-	CURL *e = curl_easy_init();
+	char reason[256];
+	CURL *e;
 
+	if (r->prepare) {
+		reason[0] = '\0';
+		if (r->prepare(r->prepare_ud, x->index, x->res->attempts + 1, &body, &body_len,
+		               reason, sizeof reason) < 0)
+			return util_fail(err, errlen, "%s", reason[0] ? reason : "aborted by a prepare hook");
+	}
+	e = curl_easy_init();
 	if (!e)
-		return -1;
+		return util_fail(err, errlen, "out of memory");
 	for (size_t i = 0; i < r->nheaders; i++) {
 		struct curl_slist *l = curl_slist_append(x->hdrs, r->headers[i]);
 
 		if (!l) {
 			curl_easy_cleanup(e);
-			return -1;
+			return util_fail(err, errlen, "out of memory");
 		}
 		x->hdrs = l;
 	}
@@ -548,10 +562,10 @@ static int start(struct http_client *c, struct batch *b, struct xfer *x)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	if (strcmp(m, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	} else if (r->body || strcmp(m, "POST") == 0) {
+	} else if (body || strcmp(m, "POST") == 0) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body_len : 0));
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
 		if (strcmp(m, "POST") != 0)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
 		/* no 100-continue round trip (RFC 9110 §10.1.1); the body is small or wanted */
@@ -560,7 +574,7 @@ static int start(struct http_client *c, struct batch *b, struct xfer *x)
 
 			if (!l) {
 				curl_easy_cleanup(e);
-				return -1;
+				return util_fail(err, errlen, "out of memory");
 			}
 			x->hdrs = l;
 		}
@@ -572,7 +586,7 @@ static int start(struct http_client *c, struct batch *b, struct xfer *x)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
 		curl_easy_cleanup(e);
-		return -1;
+		return util_fail(err, errlen, "out of memory");
 	}
 	x->easy = e;
 	x->state = RUNNING;
@@ -607,7 +621,7 @@ static int ended(struct http_client *c, struct batch *b, struct xfer *x, CURLcod
 	char reason[256], digits[16], *url = NULL;
 	curl_off_t dl = 0;
 	long hsize = 0, status = 0, hv = 0;
-	int retry = 0, attempts = res->attempts, rejected = 0;
+	int retry = 0, attempts = res->attempts, rejected = 0, at_once = 0;
 	double ra = -1, delay;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -658,12 +672,16 @@ static int ended(struct http_client *c, struct batch *b, struct xfer *x, CURLcod
 			code = "rejected";
 			set_error(res, x, "rejected response (HTTP %ld): %s", status, reason);
 		}
+		if (r == 2) {
+			at_once = 1;
+			x->free_attempts++;
+		}
 	}
 	if (!code) {
 		finish(b, x, NULL);
 		return 0;
 	}
-	if (!retry || attempts > c->o.retries) {
+	if (!retry || (!at_once && attempts - x->free_attempts > c->o.retries)) {
 		char keep[16];
 
 		/* a rejected response reports its status as the code */
@@ -674,7 +692,12 @@ static int ended(struct http_client *c, struct batch *b, struct xfer *x, CURLcod
 		finish(b, x, keep);
 		return 0;
 	}
-	delay = ra >= 0 ? (ra < c->o.max_retry_after ? ra : c->o.max_retry_after) : backoff(c, attempts);
+	if (at_once)
+		delay = 0;
+	else if (ra >= 0)
+		delay = ra < c->o.max_retry_after ? ra : c->o.max_retry_after;
+	else
+		delay = backoff(c, attempts - x->free_attempts);
 	x->state = WAITING;
 	x->ready_at = now_mono() + delay;
 	c->stats.retries++;
@@ -752,10 +775,8 @@ int http_perform(struct http_client *c, const struct http_request *reqs, size_t 
 			}
 			if (b.running >= c->o.max_total || b.hosts[x->host].running >= c->o.max_per_host)
 				continue;
-			if (start(c, &b, x) < 0) {
-				util_fail(err, errlen, "out of memory");
+			if (start(c, &b, x, err, errlen) < 0)
 				goto out;
-			}
 		}
 		if (curl_multi_perform(c->multi, &still) != CURLM_OK) {
 			util_fail(err, errlen, "libcurl: multi perform failed");

@@ -37,12 +37,25 @@ struct http_response;
 /*
  * A caller's judgement of a response the engine would accept (any status it
  * does not retry). Returns 0 to accept it, 1 to retry it like a 5xx (REASON,
- * REASONLEN bytes, says why: "truncated JSON"), -1 to abort the whole batch
- * (http_perform then fails with REASON). I is the request's index. RES is
- * the attempt's response, valid only during the call.
+ * REASONLEN bytes, says why: "truncated JSON"), 2 to send it again at once
+ * without counting the attempt against the retries (the caller changed what
+ * it sends, e.g. a format the server refused; the caller must bound how often
+ * it answers 2), -1 to abort the whole batch (http_perform then fails with
+ * REASON). I is the request's index. RES is the attempt's response, valid
+ * only during the call.
  */
 typedef int (*http_check_fn)(void *ud, size_t i, const struct http_response *res,
                              char *reason, size_t reasonlen);
+
+/*
+ * Called just before each attempt of request I is sent (ATTEMPT is 1 for the
+ * first). It may replace the body this attempt sends: *BODY and *BODY_LEN hold
+ * the request's body on entry; what a new *BODY points to must stay valid
+ * until http_perform returns. Returns 0, or -1 to abort the whole batch
+ * (http_perform then fails with REASON).
+ */
+typedef int (*http_prepare_fn)(void *ud, size_t i, int attempt, const char **body,
+                               size_t *body_len, char *reason, size_t reasonlen);
 
 /* One request. Every pointer is borrowed until http_perform returns. */
 struct http_request {
@@ -57,6 +70,8 @@ struct http_request {
 	size_t nretry_on;
 	http_check_fn check;         /* NULL = accept what is not retried */
 	void *check_ud;
+	http_prepare_fn prepare;     /* NULL = send BODY every time */
+	void *prepare_ud;
 };
 
 /* A response header; NAME is lower-case. Points into the response. */
@@ -121,7 +136,8 @@ void http_client_free(struct http_client *client);
  * (an array of N the caller zeroed or cleared; the caller clears it after,
  * even when this fails). Returns 0 when every request has an outcome (which
  * may be a failure), -1 (reason in ERR) when the batch could not be run:
- * out of memory, a request without a URL, a check returning -1, or a call
+ * out of memory, a request without a URL, a check or prepare hook returning
+ * -1, or a call
  * from inside a check of this client (not reentrant; a check must not free
  * the client either).
  */

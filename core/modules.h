@@ -13,17 +13,23 @@ int luaopen_listdigest_mbox(lua_State *L);
 int luaopen_listdigest_mime(lua_State *L);
 int luaopen_listdigest_thread(lua_State *L);
 int luaopen_listdigest_json(lua_State *L);
+int luaopen_listdigest_hash(lua_State *L);
 int luaopen_listdigest_store(lua_State *L);
 int luaopen_listdigest_atom(lua_State *L);
 int luaopen_listdigest_http(lua_State *L);
+int luaopen_listdigest_llm(lua_State *L);
+int luaopen_listdigest_compact(lua_State *L);
 
 #define LISTDIGEST_MODULES(X)              \
 	X("listdigest.mbox", luaopen_listdigest_mbox)     \
 	X("listdigest.mime", luaopen_listdigest_mime)     \
 	X("listdigest.thread", luaopen_listdigest_thread) \
+	X("listdigest.hash", luaopen_listdigest_hash) \
 	X("listdigest.json", luaopen_listdigest_json)     \
+	X("listdigest.compact", luaopen_listdigest_compact) \
 	X("listdigest.store", luaopen_listdigest_store)   \
 	X("listdigest.atom", luaopen_listdigest_atom)     \
-	X("listdigest.http", luaopen_listdigest_http)
+	X("listdigest.http", luaopen_listdigest_http)     \
+	X("listdigest.llm", luaopen_listdigest_llm)
 
 #endif

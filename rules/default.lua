@@ -35,6 +35,9 @@
 --                         (formatted entries), category, title.
 --   layout       string   report layout name ("markdown"), --format overrides
 --   large_thread integer  a thread with more messages is "large" in the stats
+--   prices       {["model"] = {prompt = N, completion = N}}  US dollars per
+--                         million tokens, for the report's cost estimate
+--                         (LISTDIGEST_LLM_PRICE="prompt,completion" overrides)
 --
 -- The thread facts table t a match function receives (a copy; changing it
 -- changes nothing):
@@ -93,6 +96,15 @@ return {
   language = "en",
   layout = "markdown",
   large_thread = 20,
+
+  -- List prices (USD per million tokens, as published in 2025; they drift:
+  -- override in your rules or with LISTDIGEST_LLM_PRICE). A model not listed
+  -- is costed as unknown, never guessed.
+  prices = {
+    ["gpt-4o-mini"] = { prompt = 0.15, completion = 0.60 },
+    ["gpt-4o"] = { prompt = 2.50, completion = 10.00 },
+    ["deepseek-chat"] = { prompt = 0.27, completion = 1.10 },
+  },
 
   glossary = {
     ["RFC"] = "Request For Comments: a patch posted for design review, not for merging yet",

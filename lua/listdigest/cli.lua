@@ -39,13 +39,28 @@ Options of report, threads and fetch:
                      default: 7 days before --until)
   --until WHEN       end of the window, exclusive (default: now); times are UTC
   --lang zh|en       report language (default: the rules' language)
-  --offline          extractive summaries; no network call is made for them
-                     (this build always summarises offline)
+  --offline          extractive summaries quoted from the mail; no network
+                     call is made for them (the default when
+                     LISTDIGEST_LLM_URL is not set)
 
 Options of report:
   --format LIST      comma-separated: md, json (default: md)
   --out DIR|-        directory for report.md / report.json, or - for standard
                      output with a single format (default: -)
+  --jobs N           LLM requests in flight (default 4)
+
+LLM summaries (any OpenAI-compatible server: OpenAI, DeepSeek, Qwen, Ollama,
+llama.cpp, vLLM), configured by the environment:
+  LISTDIGEST_LLM_URL    base URL, e.g. https://api.openai.com/v1 or
+                        http://127.0.0.1:8080/v1
+  LISTDIGEST_LLM_MODEL  the model name (required with a URL)
+  LISTDIGEST_LLM_KEY    the API key (else OPENAI_API_KEY; none for local servers)
+  LISTDIGEST_LLM_BUDGET prompt tokens per request (default fits a 32k context);
+                        bigger threads are summarised in parts, then merged
+  LISTDIGEST_LLM_PRICE  "prompt,completion" US dollars per million tokens, for
+                        the cost estimate (else the rules' prices)
+Summaries are cached in the store (--db): a re-run with nothing new makes no
+LLM request.
 
 Options of threads:
   --json             the threads as JSON instead of a table
@@ -68,11 +83,11 @@ local function fail(code, fmt, ...)
 end
 
 local VALUE_OPTS = { source = true, rules = true, since = true, ["until"] = true, lang = true,
-                     format = true, out = true, db = true }
+                     format = true, out = true, db = true, jobs = true }
 local FLAG_OPTS = { offline = true, json = true, help = true }
 local ALLOWED = {
   report = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, format = 1, out = 1, db = 1,
-             help = 1 },
+             jobs = 1, help = 1 },
   threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, db = 1, help = 1 },
   fetch = { source = 1, rules = 1, since = 1, ["until"] = 1, db = 1, help = 1 },
 }
@@ -132,7 +147,39 @@ local function configure(opts)
   local lang = opts.lang or rules.language or "en"
   if lang ~= "zh" and lang ~= "en" then return nil, "--lang: '" .. lang .. "' is not zh or en", EXIT_USAGE end
   return { rules = rules, source = source, window = { since = since, ["until"] = till }, lang = lang,
-           offline = true, db = opts.db }
+           db = opts.db }
+end
+
+-- The model's settings from the environment and --jobs; nil when summaries
+-- are extractive (--offline, or no LISTDIGEST_LLM_URL).
+local function llm_config(opts)
+  local url = os.getenv("LISTDIGEST_LLM_URL")
+  if opts.offline or not url or url == "" then return nil end
+  if not url:match("^https?://") then
+    return nil, ("LISTDIGEST_LLM_URL=%s is not an http(s) URL"):format(url)
+  end
+  local model = os.getenv("LISTDIGEST_LLM_MODEL")
+  if not model or model == "" then
+    return nil, "LISTDIGEST_LLM_URL is set but LISTDIGEST_LLM_MODEL is not: name the model to use"
+  end
+  local jobs = 4
+  if opts.jobs then
+    jobs = tonumber(opts.jobs)
+    if not jobs or jobs < 1 or jobs > 64 or jobs % 1 ~= 0 then
+      return nil, ("--jobs %s: give a whole number from 1 to 64"):format(opts.jobs)
+    end
+  end
+  local budget = os.getenv("LISTDIGEST_LLM_BUDGET")
+  if budget and budget ~= "" then
+    budget = tonumber(budget)
+    if not budget or budget < 1000 then
+      return nil, "LISTDIGEST_LLM_BUDGET must be a number of tokens of at least 1000"
+    end
+  else
+    budget = nil
+  end
+  return { url = url, model = model, jobs = math.tointeger(jobs), timeout = 120, temperature = 0.2,
+           max_tokens = 1500, budget = budget }
 end
 
 -- Writes data to path through a temporary file and a rename, so a reader
@@ -170,6 +217,9 @@ local function cmd_report(opts)
   end
   local cfg, err, code = configure(opts)
   if not cfg then return fail(code, "%s", err) end
+  local lerr
+  cfg.llm, lerr = llm_config(opts)
+  if lerr then return fail(EXIT_USAGE, "%s", lerr) end
   if out ~= "-" then
     local ok = os.execute("mkdir -p '" .. out:gsub("'", "'\\''") .. "'")
     if not ok then return fail(EXIT_USAGE, "--out %s: cannot create the directory", out) end
@@ -190,8 +240,11 @@ local function cmd_report(opts)
         path, report.stats.threads, report.stats.messages))
     end
   end
-  for _, th in ipairs(report.threads) do
-    if th.summary and th.summary.source == "failed" then return EXIT_PARTIAL end
+  local failed = report.cost.failed or 0
+  if failed > 0 then
+    io.stderr:write(("listdigest: %d of %d threads could not be summarised (marked in the report)\n")
+      :format(failed, #report.threads))
+    return EXIT_PARTIAL
   end
   return EXIT_OK
 end

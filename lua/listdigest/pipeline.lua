@@ -235,11 +235,55 @@ local function archive_base(rules, spec)
   end
 end
 
+-- USD for the tokens, from LISTDIGEST_LLM_PRICE ("prompt,completion" per
+-- million tokens) or the rules' prices for the model; nil when unknown.
+local function money(cost, rules)
+  local p
+  local env = os.getenv("LISTDIGEST_LLM_PRICE")
+  if env and env ~= "" then
+    local a, b = env:match("^%s*([%d.]+)%s*,%s*([%d.]+)%s*$")
+    if a then p = { prompt = tonumber(a), completion = tonumber(b) } end
+  end
+  p = p or (rules.prices or {})[cost.model or ""]
+  if not p then return nil end
+  return (cost.prompt_tokens * p.prompt + cost.completion_tokens * p.completion) / 1e6
+end
+
+--[[
+summarize_llm(threads, opts, lang) -> cost | nil, message
+opts.llm = { url =, model =, key = nil (the client reads the environment),
+jobs =, timeout =, temperature =, max_tokens =, budget = }. Uses the store
+(opts.db) as the summary cache and to remember which response_format the
+server accepts.
+]]
+function M.summarize_llm(threads, opts, lang)
+  local llm = require "listdigest.llm"
+  local o = opts.llm
+  local st, err = source.open_store(opts.db or source.default_db())
+  if not st then return nil, err end
+  local format_key = "response_format:" .. o.url
+  local client = llm.client {
+    url = o.url, model = o.model, key = o.key, jobs = o.jobs, timeout = o.timeout,
+    temperature = o.temperature, max_tokens = o.max_tokens,
+    response_format = st:state("llm", format_key),
+  }
+  local cost = summarize.llm(threads, {
+    rules = opts.rules, lang = lang, client = client, model = o.model, store = st, budget = o.budget,
+    params = { temperature = o.temperature, max_tokens = o.max_tokens },
+  })
+  if client.format then st:set_state("llm", format_key, client.format) end
+  client:close()
+  st:close()
+  cost.money_usd = money(cost, opts.rules)
+  return cost
+end
+
 --[[
 run(opts) -> report, ctx | nil, message, exit_code
 
 opts: source, rules (a loaded rules table), window = {since=, until=},
-lang, offline, db (the store for URL sources), progress. The report is DESIGN.md's report model; ctx keeps what the
+lang, db (the store: fetched mail, the summary cache), progress, llm (the
+model's settings, see summarize_llm; nil: extractive summaries offline). The report is DESIGN.md's report model; ctx keeps what the
 stages saw (messages, threads) for `listdigest threads` and scripts.
 ]]
 function M.run(opts)
@@ -264,11 +308,18 @@ function M.run(opts)
     local category, rule = rules_mod.classify(rules, t.facts)
     if not category then return nil, rule, 1 end
     t.category, t.rule = category, rule
-    t.summary = summarize.extractive(t, { glossary = rules.glossary })
+  end
+  local lang = opts.lang or rules.language or "en"
+  local cost
+  if opts.llm then
+    local err
+    cost, err = M.summarize_llm(reported, opts, lang)
+    if not cost then return nil, err, 1 end
+  else
+    for _, t in ipairs(reported) do t.summary = summarize.extractive(t) end
   end
   local report = M.model(reported, {
-    rules = rules, window = opts.window, base = base, source = info,
-    lang = opts.lang or rules.language or "en",
+    rules = rules, window = opts.window, base = base, source = info, lang = lang, cost = cost,
   })
   return report, { messages = msgs, threads = reported, all_threads = all, dropped = dropped, info = info }
 end
@@ -325,7 +376,7 @@ function M.model(threads, ctx)
     window = { since = timeutil.rfc3339(ctx.window.since), ["until"] = timeutil.rfc3339(ctx.window["until"]) },
     generated_at = timeutil.rfc3339(timeutil.now()),
     source = ctx.source.source,
-    cost = { requests = 0, prompt_tokens = 0, completion_tokens = 0, cached = 0, failed = 0 },
+    cost = ctx.cost or { requests = 0, prompt_tokens = 0, completion_tokens = 0, cached = 0, failed = 0 },
     threads = {},
   }
   local large = rules.large_thread or 20

@@ -163,7 +163,7 @@ end
 -- Top-level fields a rules file may set (see rules/default.lua).
 local FIELDS = {
   "list", "source", "list_ids", "description", "language", "glossary",
-  "categories", "report_order", "prompts", "layout", "large_thread",
+  "categories", "report_order", "prompts", "layout", "large_thread", "prices",
 }
 local FIELD_SET = {}
 for _, f in ipairs(FIELDS) do FIELD_SET[f] = true end
@@ -211,6 +211,19 @@ local function validate(r, path)
   end
   if r.large_thread ~= nil and (math.type(r.large_thread) ~= "integer" or r.large_thread < 1) then
     return nil, ("%s: large_thread must be a positive integer (got %s)"):format(path, qstr(r.large_thread))
+  end
+  if r.prices ~= nil then
+    if type(r.prices) ~= "table" then
+      return nil, ("%s: prices must be a table {[\"model\"] = {prompt = N, completion = N}}"):format(path)
+    end
+    for _, model in ipairs(sorted_keys(r.prices)) do
+      local p = r.prices[model]
+      if type(model) ~= "string" or type(p) ~= "table" or type(p.prompt) ~= "number" or type(p.completion) ~= "number"
+        or p.prompt < 0 or p.completion < 0 then
+        return nil, ("%s: prices[%s] must be {prompt = N, completion = N} (US dollars per million tokens)")
+          :format(path, qstr(model))
+      end
+    end
   end
   local ok, err = check_string_array(r, "list_ids", path)
   if not ok then return nil, err end

@@ -19,6 +19,9 @@ local STRINGS = {
     context = "另有 %d 封窗口外的上下文邮件",
     summary_llm = "🤖 AI 总结", summary_extractive = "📝 摘要（抽取自邮件原文）",
     summary_failed = "⚠️ 摘要失败", failed_line = "未能生成摘要：%s",
+    failed_extract = "以下为从邮件原文抽取的内容：",
+    footer_llm = "摘要由模型 %s 生成：%d 次请求，提示 %d tokens，输出 %d tokens，缓存命中 %d，失败 %d%s。",
+    footer_money = "，估算费用 $%.4f", footer_offline = "摘要为离线抽取（未调用模型）。",
     list = "📝 邮件列表", sender = "发件人", link = "存档", outside = "（窗口外）",
     points = "要点", conclusion = "结论", questions = "待解决的问题",
     series = "系列", version_total = "v%d，共 %d 个补丁", root_missing = "（线程起点不在本档案中）",
@@ -36,6 +39,9 @@ local STRINGS = {
     context = "plus %d context messages from outside the window",
     summary_llm = "🤖 AI summary", summary_extractive = "📝 Summary (extracted from the mail)",
     summary_failed = "⚠️ Summary failed", failed_line = "No summary could be made: %s",
+    failed_extract = "What follows is extracted from the mail:",
+    footer_llm = "Summaries by %s: %d requests, %d prompt tokens, %d completion tokens, %d cached, %d failed%s.",
+    footer_money = ", about $%.4f", footer_offline = "Summaries extracted offline (no model was called).",
     list = "📝 Messages", sender = "From", link = "archive", outside = " (outside the window)",
     points = "Key points", conclusion = "Conclusion", questions = "Open questions",
     series = "Series", version_total = "v%d, %d patches", root_missing = " (the thread's first message is not in this archive)",
@@ -77,10 +83,14 @@ local function summary_block(out, th, S)
     out[#out + 1] = ""
     out[#out + 1] = S.failed_line:format(esc(sm.error or "unknown error"))
     out[#out + 1] = ""
-    return
+    if (sm.text or "") ~= "" or #(sm.points or {}) > 0 then
+      out[#out + 1] = "*" .. S.failed_extract .. "*"
+      out[#out + 1] = ""
+    end
+  else
+    out[#out + 1] = "#### " .. (sm.source == "llm" and S.summary_llm or S.summary_extractive)
+    out[#out + 1] = ""
   end
-  out[#out + 1] = "#### " .. (sm.source == "llm" and S.summary_llm or S.summary_extractive)
-  out[#out + 1] = ""
   if sm.text and sm.text ~= "" then
     out[#out + 1] = esc(sm.text)
     out[#out + 1] = ""
@@ -143,10 +153,7 @@ end
 function M.render(report)
   local S = STRINGS[report.lang] or STRINGS.en
   local out = {}
-  local offline = true
-  for _, th in ipairs(report.threads) do
-    if th.summary and th.summary.source ~= "extractive" then offline = false end
-  end
+  local offline = not (report.cost and report.cost.model)
   local list = (report.list or ""):upper()
   out[#out + 1] = "# " .. (offline and S.title_offline or S.title):format(list)
   out[#out + 1] = ""
@@ -194,6 +201,15 @@ function M.render(report)
       end
     end
   end
+  local c = report.cost or {}
+  if c.model then
+    out[#out + 1] = "*" .. S.footer_llm:format(esc(c.model), c.requests or 0, c.prompt_tokens or 0,
+      c.completion_tokens or 0, c.cached or 0, c.failed or 0,
+      c.money_usd and S.footer_money:format(c.money_usd) or "") .. "*"
+  else
+    out[#out + 1] = "*" .. S.footer_offline .. "*"
+  end
+  out[#out + 1] = ""
   return table.concat(out, "\n")
 end
 
