@@ -235,6 +235,36 @@ local function archive_base(rules, spec)
   end
 end
 
+local function count_by(list, kind)
+  local out = {}
+  for _, tr in ipairs(list) do
+    if tr.kind == kind then out[#out + 1] = tr.who end
+  end
+  return out
+end
+
+-- Review trailers given in follow-ups (not the author's own patch mails).
+local function review_status(t)
+  local given = {}
+  for _, m in ipairs(t.messages) do
+    if m.subj.reply then
+      for _, tr in ipairs(M.trailers(m)) do given[#given + 1] = tr end
+    end
+  end
+  local function uniq(list)
+    local seen, out = {}, {}
+    for _, w in ipairs(list) do
+      if not seen[w] then seen[w] = true out[#out + 1] = w end
+    end
+    return out
+  end
+  return {
+    reviewed_by = uniq(count_by(given, "reviewed-by")),
+    acked_by = uniq(count_by(given, "acked-by")),
+    tested_by = uniq(count_by(given, "tested-by")),
+  }
+end
+
 -- USD for the tokens, from LISTDIGEST_LLM_PRICE ("prompt,completion" per
 -- million tokens) or the rules' prices for the model; nil when unknown.
 local function money(cost, rules)
@@ -308,6 +338,7 @@ function M.run(opts)
     local category, rule = rules_mod.classify(rules, t.facts)
     if not category then return nil, rule, 1 end
     t.category, t.rule = category, rule
+    t.status = review_status(t)
   end
   local lang = opts.lang or rules.language or "en"
   local cost
@@ -337,36 +368,6 @@ local function sorted_by_date(list)
   return out
 end
 
-local function count_by(list, kind)
-  local out = {}
-  for _, tr in ipairs(list) do
-    if tr.kind == kind then out[#out + 1] = tr.who end
-  end
-  return out
-end
-
--- Review trailers given in follow-ups (not the author's own patch mails).
-local function review_status(t)
-  local given = {}
-  for _, m in ipairs(t.messages) do
-    if m.subj.reply then
-      for _, tr in ipairs(M.trailers(m)) do given[#given + 1] = tr end
-    end
-  end
-  local function uniq(list)
-    local seen, out = {}, {}
-    for _, w in ipairs(list) do
-      if not seen[w] then seen[w] = true out[#out + 1] = w end
-    end
-    return out
-  end
-  return {
-    reviewed_by = uniq(count_by(given, "reviewed-by")),
-    acked_by = uniq(count_by(given, "acked-by")),
-    tested_by = uniq(count_by(given, "tested-by")),
-  }
-end
-
 -- Builds DESIGN.md's report model from the classified, summarised threads.
 function M.model(threads, ctx)
   local rules, base = ctx.rules, ctx.base
@@ -392,7 +393,7 @@ function M.model(threads, ctx)
         version = t.facts.series.version, total = t.facts.series.total, cover = t.facts.series.cover,
         b4 = t.facts.series.cover and ("b4 am " .. t.facts.series.cover) or nil,
       } or nil,
-      status = review_status(t),
+      status = t.status,
       summary = t.summary,
     }
     local seen = {}

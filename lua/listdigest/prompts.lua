@@ -83,6 +83,11 @@ local function facts_block(t)
   lines[#lines + 1] = ("- Messages: %d in this report's window%s"):format(t.window_count or #t.messages,
     (#t.messages > (t.window_count or #t.messages)) and (", plus %d earlier or later ones for context")
       :format(#t.messages - t.window_count) or "")
+  local st = t.status or {}
+  for _, k in ipairs({ { "reviewed_by", "Reviewed-by" }, { "acked_by", "Acked-by" }, { "tested_by", "Tested-by" } }) do
+    local who = st[k[1]]
+    if who and #who > 0 then lines[#lines + 1] = ("- %s given in replies: %s"):format(k[2], table.concat(who, "; ")) end
+  end
   if t.root_missing then lines[#lines + 1] = "- The thread's first message is not available." end
   return table.concat(lines, "\n")
 end

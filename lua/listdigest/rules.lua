@@ -620,19 +620,33 @@ local function escape_pattern(s) return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%
 -- text nil or "" → every entry (for a prompt that wants the full glossary).
 function M.glossary_for(r, text)
   local out = {}
+  local words
+  if text and text ~= "" then
+    -- one pass over the text: its words, for the common one-word terms
+    -- (a frontier pattern per term rescans the whole thread every time)
+    words = {}
+    for w in text:gmatch("[%w_]+") do words[w] = true end
+  end
   for _, term in ipairs(sorted_keys(r.glossary or {})) do
     local hit
-    if not text or text == "" then
+    if not words then
       hit = true
     elseif term:sub(-1) == "*" then
-      hit = text:find("%f[%w_]" .. escape_pattern(term:sub(1, -2)) .. "[%w_{]") ~= nil
+      -- "FEAT_*": a word that starts with the stem and goes on
+      local stem = term:sub(1, -2)
+      for w in pairs(words) do
+        if #w > #stem and w:sub(1, #stem) == stem then hit = true break end
+      end
+      hit = hit or text:find(escape_pattern(stem) .. "{") ~= nil
+    elseif term:match("^[%w_]+$") then
+      hit = words[term] == true
     else
       -- Word boundaries only where the term itself starts/ends with a word
       -- character ("-rc" and "cover letter" are glossary terms too).
       local pat = escape_pattern(term)
       if term:find("^[%w_]") then pat = "%f[%w_]" .. pat end
       if term:find("[%w_]$") then pat = pat .. "%f[^%w_]" end
-      hit = text:find(pat) ~= nil
+      hit = text:find(term, 1, true) ~= nil and text:find(pat) ~= nil
     end
     if hit then out[#out + 1] = { term = term, meaning = r.glossary[term] } end
   end
