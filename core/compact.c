@@ -495,37 +495,7 @@ static void do_quote(struct buf *b, const struct compact_msg *m, size_t s,
 
 /* ---- diffs ------------------------------------------------------------- */
 
-static int isdig(char c) { return c >= '0' && c <= '9'; }
 
-/* "@@ -a[,b] +c[,d] @@": the old and new line counts (as segment.c). */
-static int hunk_header(const struct line *l, long *old_out, long *new_out)
-{
-	if (!starts(l, "@@ -"))
-		return 0;
-	const char *p = l->p + 4, *e = l->p + l->len;
-	long v[4] = { 0, 1, 0, 1 };
-	for (int k = 0; k < 2; k++) {
-		if (k == 1) {
-			if (p + 1 >= e || *p != ' ' || p[1] != '+')
-				return 0;
-			p += 2;
-		}
-		if (p >= e || !isdig(*p))
-			return 0;
-		v[2 * k] = 0;
-		while (p < e && isdig(*p) && v[2 * k] < 100000000)
-			v[2 * k] = v[2 * k] * 10 + (*p++ - '0');
-		if (p < e && *p == ',') {
-			p++;
-			v[2 * k + 1] = 0;
-			while (p < e && isdig(*p) && v[2 * k + 1] < 100000000)
-				v[2 * k + 1] = v[2 * k + 1] * 10 + (*p++ - '0');
-		}
-	}
-	*old_out = v[1];
-	*new_out = v[3];
-	return 1;
-}
 
 /* "@@ -a,b +c,d @@ function" -> "@@ function": line numbers say nothing to
  * a reader of a summary, the enclosing function does. Points into l. */
@@ -642,7 +612,7 @@ static void plan_segment(struct dplan *d, const struct compact_segment *g, size_
 			} else {
 				x.type = D_CONTEXT;
 			}
-		} else if (hunk_header(&l, &a, &n)) {
+		} else if (segment_hunk_header(l.p, l.len, &a, &n)) {
 			old_left = a, new_left = n;
 			in_hunk = a > 0 || n > 0;
 			x.type = D_HUNK;

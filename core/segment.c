@@ -125,13 +125,18 @@ static int diff_header(const struct line *l)
 	return 0;
 }
 
-/* "@@ -a[,b] +c[,d] @@": sets the old and new line counts. */
-static int hunk_header(const struct line *l, long *old_out, long *new_out)
+/*
+ * "@@ -a[,b] +c[,d] @@" (the unified diff hunk header): sets the old and new
+ * line counts (b and d, 1 when omitted). Counts stop growing at 10^8 so a
+ * hostile header cannot overflow them.
+ */
+int segment_hunk_header(const char *line, size_t len, long *old_out, long *new_out)
 {
-	if (!starts(l, "@@ -"))
-		return 0;
-	const char *p = l->p + 4, *e = l->p + l->len;
+	const char *p = line + 4, *e = line + len;
 	long v[4] = { 0, 1, 0, 1 };
+
+	if (len < 4 || memcmp(line, "@@ -", 4) != 0)
+		return 0;
 	for (int k = 0; k < 2; k++) {
 		if (k == 1) {
 			if (p + 1 >= e || *p != ' ' || p[1] != '+')
@@ -142,12 +147,14 @@ static int hunk_header(const struct line *l, long *old_out, long *new_out)
 			return 0;
 		v[2 * k] = 0;
 		while (p < e && isdig(*p))
-			v[2 * k] = v[2 * k] * 10 + (*p++ - '0');
+			if ((v[2 * k] = v[2 * k] * 10 + (*p++ - '0')) > 100000000)
+				v[2 * k] = 100000000;
 		if (p < e && *p == ',') {
 			p++;
 			v[2 * k + 1] = 0;
 			while (p < e && isdig(*p))
-				v[2 * k + 1] = v[2 * k + 1] * 10 + (*p++ - '0');
+				if ((v[2 * k + 1] = v[2 * k + 1] * 10 + (*p++ - '0')) > 100000000)
+					v[2 * k + 1] = 100000000;
 		}
 	}
 	*old_out = v[1];
@@ -309,7 +316,7 @@ int segment_text(const char *text, size_t len, struct segment **segs_out, size_t
 				prev = l->kind = SEGMENT_DIFF;
 				continue;
 			}
-			if (hunk_header(l, &old_left, &new_left)) {
+			if (segment_hunk_header(l->p, l->len, &old_left, &new_left)) {
 				in_hunk = old_left > 0 || new_left > 0;
 				binary = 0;
 				prev = l->kind = SEGMENT_DIFF;

@@ -37,4 +37,10 @@ int segment_text(const char *text, size_t len, struct segment **segs_out, size_t
 
 void segment_free(struct segment *segs);
 
+/*
+ * Parses a unified-diff hunk header "@@ -a[,b] +c[,d] @@..." (LEN bytes at
+ * LINE): returns 1 and the old and new line counts, or 0 when it is not one.
+ */
+int segment_hunk_header(const char *line, size_t len, long *old_out, long *new_out);
+
 #endif

@@ -815,3 +815,13 @@ describe("mime.segment", function()
     assert.are.same({}, mime.segment(""))
   end)
 end)
+
+describe("segmenting hostile diffs", function()
+  it("takes a hunk header with absurd line counts without overflowing (UBSan watches)", function()
+    local mime = require "listdigest.mime"
+    local segs = mime.segment("diff --git a/x b/x\n--- a/x\n+++ b/x\n" ..
+      "@@ -99999999999999999999999,99999999999999999999 +1,99999999999999999999999 @@\n+a\n-b\n")
+    assert.are.equal(1, #segs)
+    assert.are.equal("diff", segs[1].kind)
+  end)
+end)
