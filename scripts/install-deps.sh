@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian 12 packages listdigest builds and runs with and, with
 # --test, those its test suite needs too (busted, a real public-inbox server,
-# python3 for the suite's fault-injecting HTTP servers).
+# python3 for the suite's fault-injecting HTTP servers, the sqlite3
+# command the store specs inspect files with).
 # Does nothing when they are all present; installs them when run as root;
 # otherwise names what is missing and fails.
 set -eu
@@ -9,7 +10,7 @@ set -eu
 PKGS="gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev lua-lpeg
       libcurl4-openssl-dev libxml2-dev zlib1g-dev libsqlite3-dev libjansson-dev"
 if [ "${1:-}" = --test ]; then
-	PKGS="$PKGS lua-busted public-inbox git python3 ca-certificates"
+	PKGS="$PKGS lua-busted public-inbox git python3 sqlite3 ca-certificates"
 fi
 
 missing=""
