@@ -64,3 +64,27 @@ describe("a URL source", function()
     assert.are.equal(1, select(2, err:gsub("\n", "")), err)
   end)
 end)
+
+describe("a public-inbox v2 mirror as --source DIR", function()
+  it("reports from the epochs' git repositories", function()
+    local dir = H.tmpdir()
+    -- a one-epoch v2 layout (git/0.git, one commit per message, file "m"),
+    -- made with git itself from the first 40 messages of the sample week
+    local box = assert(mbox.open(SAMPLE))
+    local git = "git -C " .. H.shquote(dir .. "/w")
+    assert.are.equal(0, (H.run(("mkdir -p %s/w %s/git && %s init -q && %s config user.email t@t && %s config user.name t")
+      :format(H.shquote(dir), H.shquote(dir), git, git, git))))
+    for i, raw in box:messages() do
+      if i > 40 then break end
+      write(dir .. "/w/m", raw)
+      assert.are.equal(0, (H.run(("%s add m && %s commit -q -m %d"):format(git, git, i))))
+    end
+    box:close()
+    assert.are.equal(0, (H.run(("git clone -q --bare %s %s"):format(H.shquote(dir .. "/w"), H.shquote(dir .. "/git/0.git")))))
+    local code, out, err = H.listdigest(("threads --source %s --rules kvmarm --since 2022-01-24 --until 2022-01-31 --json")
+      :format(H.shquote(dir)))
+    os.execute("rm -rf " .. H.shquote(dir))
+    assert.are.equal(0, code, err)
+    assert.are.equal(40, require("listdigest.json").decode(out).messages_read)
+  end)
+end)

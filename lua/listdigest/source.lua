@@ -15,12 +15,6 @@ function M.kind(spec)
   return "file"
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-
 -- A box over messages fetched one at a time by a function (Maildir files,
 -- store rows): get(i) -> raw.
 local Box = {}
@@ -57,11 +51,6 @@ local function read_file(path)
   local raw = f:read("a")
   f:close()
   return raw
-end
-
--- Is dir a public-inbox v2 inbox (git/N.git epochs, or all.git)?
-function M.is_v2(dir)
-  return exists(dir .. "/git/0.git/HEAD") or exists(dir .. "/all.git/HEAD")
 end
 
 -- The default store: $XDG_CACHE_HOME/listdigest/listdigest.db, else
@@ -124,7 +113,7 @@ function M.open(spec, ctx)
     local ids = summary.ids
     box = new_box(#ids, function(i) return st:raw(ids[i]) end, "store", function() st:close() end)
     box.fetch = summary
-  elseif kind == "dir" and M.is_v2(spec) then
+  elseif kind == "dir" and require("listdigest.fetch").is_v2(spec) then
     local raws
     raws, err = require("listdigest.fetch").read_v2(spec)
     if not raws then return nil, err, 2 end
