@@ -35,6 +35,9 @@
 --                         (formatted entries), category, title.
 --   layout       string   report layout name ("markdown"), --format overrides
 --   large_thread integer  a thread with more messages is "large" in the stats
+--   applied_patterns {string}  extra Lua patterns (matched against a
+--                         maintainer's own reply lines) that mean "applied";
+--                         a capture names where ("^Merged to (%S+)")
 --   prices       {["model"] = {prompt = N, completion = N}}  US dollars per
 --                         million tokens, for the report's cost estimate
 --                         (LISTDIGEST_LLM_PRICE="prompt,completion" overrides)

@@ -7,6 +7,7 @@ local subject = require "listdigest.subject"
 local rules_mod = require "listdigest.rules"
 local source = require "listdigest.source"
 local summarize = require "listdigest.summarize"
+local review = require "listdigest.review"
 local timeutil = require "listdigest.timeutil"
 
 local M = {}
@@ -29,22 +30,6 @@ local function diff_paths(msg, out, seen)
       end
     end
   end
-end
-
--- Trailers a message gives: { {kind="reviewed-by", who="Name <addr>"}, ... }
--- from its own (unquoted) trailer segments.
-function M.trailers(msg)
-  local out = {}
-  for _, seg in ipairs(msg.segments or {}) do
-    if seg.kind == "trailer" then
-      for line in seg.text:gmatch("[^\n]+") do
-        local kind = trailer_kind(line)
-        local who = line:match("^%s*[%a-]+:%s*(.-)%s*$")
-        if kind and who and who ~= "" then out[#out + 1] = { kind = kind, who = who } end
-      end
-    end
-  end
-  return out
 end
 
 --[[
@@ -235,33 +220,14 @@ local function archive_base(rules, spec)
   end
 end
 
-local function count_by(list, kind)
-  local out = {}
-  for _, tr in ipairs(list) do
-    if tr.kind == kind then out[#out + 1] = tr.who end
-  end
-  return out
-end
-
--- Review trailers given in follow-ups (not the author's own patch mails).
-local function review_status(t)
-  local given = {}
-  for _, m in ipairs(t.messages) do
-    if m.subj.reply then
-      for _, tr in ipairs(M.trailers(m)) do given[#given + 1] = tr end
-    end
-  end
-  local function uniq(list)
-    local seen, out = {}, {}
-    for _, w in ipairs(list) do
-      if not seen[w] then seen[w] = true out[#out + 1] = w end
-    end
-    return out
-  end
+-- The report model's status from listdigest.review's analysis.
+function M.status(r)
   return {
-    reviewed_by = uniq(count_by(given, "reviewed-by")),
-    acked_by = uniq(count_by(given, "acked-by")),
-    tested_by = uniq(count_by(given, "tested-by")),
+    state = r.state, state_why = r.state_why,
+    reviewed_by = r.reviewed_by, acked_by = r.acked_by, tested_by = r.tested_by,
+    applied = r.applied and { by = r.applied.by, where = r.applied.where, commits = r.applied.commits,
+                              message_id = r.applied.id } or nil,
+    pulled = r.pulled and { by = r.pulled.by, message_id = r.pulled.id } or nil,
   }
 end
 
@@ -338,7 +304,8 @@ function M.run(opts)
     local category, rule = rules_mod.classify(rules, t.facts)
     if not category then return nil, rule, 1 end
     t.category, t.rule = category, rule
-    t.status = review_status(t)
+    t.review = review.analyse(t.messages, { applied_patterns = rules.applied_patterns })
+    t.status = M.status(t.review)
   end
   local lang = opts.lang or rules.language or "en"
   local cost

@@ -163,7 +163,7 @@ end
 -- Top-level fields a rules file may set (see rules/default.lua).
 local FIELDS = {
   "list", "source", "list_ids", "description", "language", "glossary",
-  "categories", "report_order", "prompts", "layout", "large_thread", "prices",
+  "categories", "report_order", "prompts", "layout", "large_thread", "prices", "applied_patterns",
 }
 local FIELD_SET = {}
 for _, f in ipairs(FIELDS) do FIELD_SET[f] = true end
@@ -223,6 +223,14 @@ local function validate(r, path)
         return nil, ("%s: prices[%s] must be {prompt = N, completion = N} (US dollars per million tokens)")
           :format(path, qstr(model))
       end
+    end
+  end
+  local pok, perr = check_string_array(r, "applied_patterns", path)
+  if not pok then return nil, perr end
+  for i, pat in ipairs(r.applied_patterns or {}) do
+    local good, why = pcall(string.find, "", pat)
+    if not good then
+      return nil, ("%s: applied_patterns[%d] is not a Lua pattern: %s"):format(path, i, tostring(why):gsub("^.-: ", ""))
     end
   end
   local ok, err = check_string_array(r, "list_ids", path)

@@ -135,35 +135,24 @@ end
 local function name_of(from) return ((from or ""):match("^(.-)%s*<") or from or ""):gsub('^"(.*)"$', "%1") end
 
 -- Review trailers given in follow-ups, grouped: "Reviewed-by: Fuad Tabba
--- (1/3, 2/3)". The author's own patch mails are not follow-ups.
+-- (1/3, 2/3)", from listdigest.review's attribution (t.review, or computed).
 local REVIEW = { "Reviewed-by", "Acked-by", "Tested-by" }
 
-local function trailers_given(msgs)
+local function trailers_given(t)
+  local r = t.review or require("listdigest.review").analyse(t.messages)
   local by_kind = {}
-  for _, m in ipairs(msgs) do
-    if m.subj and m.subj.reply then
-      for _, seg in ipairs(m.segments or {}) do
-        if seg.kind == "trailer" then
-          for line in seg.text:gmatch("[^\n]+") do
-            local kind, who = line:match("^%s*(%a[%a-]*):%s*(.-)%s*$")
-            kind = kind and kind:lower():gsub("^%l", string.upper)
-            if kind and who ~= "" then
-              local k = by_kind[kind] or { order = {}, patches = {} }
-              by_kind[kind] = k
-              local name = name_of(who)
-              if not k.patches[name] then
-                k.order[#k.order + 1] = name
-                k.patches[name] = {}
-              end
-              if m.subj.n and m.subj.total then
-                local label = ("%d/%d"):format(m.subj.n, m.subj.total)
-                local list = k.patches[name]
-                if list[#list] ~= label then list[#list + 1] = label end
-              end
-            end
-          end
-        end
-      end
+  for _, tr in ipairs(r.trailers) do
+    local k = by_kind[tr.kind] or { order = {}, patches = {} }
+    by_kind[tr.kind] = k
+    if not k.patches[tr.name] then
+      k.order[#k.order + 1] = tr.name
+      k.patches[tr.name] = {}
+    end
+    local on = r.trailers and tr.on_n and tr.on_n > 0 and tr.scope == "patch" and tr.on_n
+    if on then
+      local list = k.patches[tr.name]
+      local label = tostring(on)
+      if list[#list] ~= label then list[#list + 1] = label end
     end
   end
   local parts = {}
@@ -173,7 +162,8 @@ local function trailers_given(msgs)
       local people = {}
       for _, name in ipairs(k.order) do
         local p = k.patches[name]
-        people[#people + 1] = #p > 0 and ("%s (%s)"):format(name, table.concat(p, ", ")) or name
+        people[#people + 1] = #p > 0 and ("%s (%s %s)"):format(name, #p > 1 and "patches" or "patch",
+          table.concat(p, ", ")) or name
       end
       parts[#parts + 1] = kind .. ": " .. table.concat(people, ", ")
     end
@@ -275,7 +265,7 @@ function M.extractive(t)
       points[#points + 1] = ("%s: %s"):format(name_of(m.from), clip(first_sentences(p, 2), MAX_REPLY))
     end
   end
-  local trailers = trailers_given(msgs)
+  local trailers = trailers_given(t)
   return {
     text = lead and clip(lead, MAX_LEAD) or "",
     points = points,

@@ -26,6 +26,9 @@ local STRINGS = {
     points = "要点", conclusion = "结论", questions = "待解决的问题",
     series = "系列", version_total = "v%d，共 %d 个补丁", root_missing = "（线程起点不在本档案中）",
     empty_week = "本周期内没有邮件。",
+    status = "状态", states = { new = "新提交", ["under review"] = "审阅中", ["changes requested"] = "需要修改",
+      reviewed = "已审阅", acked = "已获 Ack", applied = "已合入" },
+    applied_by = "由 %s 合入%s", applied_where = " %s", pulled_by = "已由 %s 拉取",
   },
   en = {
     title = "%s mailing list AI summary report",
@@ -46,6 +49,9 @@ local STRINGS = {
     points = "Key points", conclusion = "Conclusion", questions = "Open questions",
     series = "Series", version_total = "v%d, %d patches", root_missing = " (the thread's first message is not in this archive)",
     empty_week = "No messages in this window.",
+    status = "Status", states = { new = "new", ["under review"] = "under review",
+      ["changes requested"] = "changes requested", reviewed = "reviewed", acked = "acked", applied = "applied" },
+    applied_by = "applied by %s%s", applied_where = " to %s", pulled_by = "pulled by %s",
   },
 }
 
@@ -132,6 +138,29 @@ local function thread_block(out, n, th, S)
     out[#out + 1] = ""
     out[#out + 1] = ("**%s**: %s · `%s`"):format(S.series,
       S.version_total:format(th.series.version, th.series.total), th.series.b4)
+  end
+  local st = th.status
+  if st and st.state then
+    -- a state only for patches; a pull request says whether it was pulled
+    local bits = {}
+    if st.pulled then
+      bits[1] = S.pulled_by:format(esc((st.pulled.by or "?"):gsub("%s*<.*$", "")))
+    elseif th.series then
+      bits[1] = S.states[st.state] or st.state
+    end
+    for _, k in ipairs({ { "reviewed_by", "Reviewed-by" }, { "acked_by", "Acked-by" }, { "tested_by", "Tested-by" } }) do
+      local names = {}
+      for _, who in ipairs(st[k[1]] or {}) do names[#names + 1] = esc((who:gsub("%s*<.*$", ""))) end
+      if #names > 0 then bits[#bits + 1] = k[2] .. ": " .. table.concat(names, ", ") end
+    end
+    if st.applied then
+      bits[#bits + 1] = S.applied_by:format(esc((st.applied.by or "?"):gsub("%s*<.*$", "")),
+        st.applied.where and S.applied_where:format(esc(st.applied.where)) or "")
+    end
+    if #bits > 0 then
+      out[#out + 1] = ""
+      out[#out + 1] = ("**%s**: %s"):format(S.status, table.concat(bits, " · "))
+    end
   end
   out[#out + 1] = ""
   summary_block(out, th, S)
