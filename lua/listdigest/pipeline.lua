@@ -8,6 +8,7 @@ local rules_mod = require "listdigest.rules"
 local source = require "listdigest.source"
 local summarize = require "listdigest.summarize"
 local review = require "listdigest.review"
+local series_mod = require "listdigest.series"
 local timeutil = require "listdigest.timeutil"
 
 local M = {}
@@ -137,6 +138,11 @@ end
 -- The title a thread is known by: its root's subject, else (root missing) the
 -- earliest message's subject without reply prefixes.
 local function thread_title(t)
+  if t.series and t.series.cover then
+    for _, m in ipairs(t.messages) do
+      if m.message_id == t.series.cover then return m.subject end
+    end
+  end
   if t.root and not t.root_missing then return t.root.subject end
   local first = t.messages[1]
   for _, m in ipairs(t.messages) do
@@ -173,6 +179,12 @@ function M.facts(t, list)
   local autosel, version, total = s.autosel, s.version, s.total
   local cover = (s.n == 0 and not s.reply) and lead.message_id or nil
   local any_patch = tags.PATCH
+  if t.series then
+    -- listdigest.series knows better: merged unthreaded series, backports
+    version, total = t.series.version or version, t.series.total or total
+    cover = t.series.cover or cover
+    if t.series.branches and #t.series.branches > 0 then stable = t.series.branches end
+  end
   local participants, seen = {}, {}
   local msgs = {}
   for _, m in ipairs(t.messages) do
@@ -297,14 +309,22 @@ function M.run(opts)
   M.parse_bodies(body_msgs, info)
   info.box:close()
 
+  -- report entries: conversations, with unthreaded series and backports of
+  -- one patch to several stable branches merged (listdigest.series)
+  reported = series_mod.link_versions(series_mod.group(reported))
   local base = archive_base(rules, opts.source)
   for _, t in ipairs(reported) do
+    t.window_count = 0
+    for _, m in ipairs(t.messages) do
+      if m.in_window then t.window_count = t.window_count + 1 end
+    end
     t.title = thread_title(t)
     t.facts = M.facts(t, rules.list)
     local category, rule = rules_mod.classify(rules, t.facts)
     if not category then return nil, rule, 1 end
     t.category, t.rule = category, rule
-    t.review = review.analyse(t.messages, { applied_patterns = rules.applied_patterns })
+    t.review = review.analyse(t.messages, { applied_patterns = rules.applied_patterns,
+                                            newer_version = t.series ~= nil and t.series.next ~= nil })
     t.status = M.status(t.review)
   end
   local lang = opts.lang or rules.language or "en"
@@ -335,6 +355,29 @@ local function sorted_by_date(list)
   return out
 end
 
+-- The report model's series: version, size, what is present, the previous
+-- version (with a link), stable branches, and the b4 command that fetches it.
+function M.series_model(t, base)
+  local sr = t.series
+  if not sr then
+    local f = t.facts.series
+    return f and { version = f.version, total = f.total, cover = f.cover,
+                   b4 = f.cover and ("b4 am " .. f.cover) or nil } or nil
+  end
+  local first = sr.cover or (sr.patches and sr.patches[1]) or t.id
+  local prev = sr.previous and {
+    version = sr.previous.version, message_id = sr.previous.id,
+    date = sr.previous.date and timeutil.rfc3339(sr.previous.date) or nil,
+    url = base and sr.previous.id and (base .. M.msgid_path(sr.previous.id) .. "/") or nil,
+  } or nil
+  return {
+    version = sr.version or 1, total = sr.total or 1, present = sr.present, cover = sr.cover,
+    previous = prev, branches = sr.branches, rfc = sr.rfc or nil, resend = sr.resend or nil,
+    project = sr.project, rerolls = sr.rerolls and #sr.rerolls > 0 and sr.rerolls or nil,
+    b4 = "b4 am " .. first,
+  }
+end
+
 -- Builds DESIGN.md's report model from the classified, summarised threads.
 function M.model(threads, ctx)
   local rules, base = ctx.rules, ctx.base
@@ -356,10 +399,11 @@ function M.model(threads, ctx)
       id = t.id, title = t.title, category = t.category, root_missing = t.root_missing,
       url = base and (base .. M.msgid_path(t.id) .. "/") or nil,
       messages = {}, participants = {},
-      series = t.facts.series and {
-        version = t.facts.series.version, total = t.facts.series.total, cover = t.facts.series.cover,
-        b4 = t.facts.series.cover and ("b4 am " .. t.facts.series.cover) or nil,
-      } or nil,
+      series = M.series_model(t, base),
+      pull = t.pull and { repo = t.pull.repo, tag = t.pull.tag or t.pull.ref,
+                          reply = t.pull.reply and { by = t.pull.reply.by, verdict = t.pull.reply.verdict,
+                                                     message_id = t.pull.reply.id } or nil } or nil,
+      grouping = t.grouping and { rule = t.grouping.rule, why = t.grouping.why } or nil,
       status = t.status,
       summary = t.summary,
     }

@@ -1,6 +1,7 @@
 -- `listdigest threads`: what threading and the rules decided, thread by
 -- thread, so a rules author can see why a conversation landed where it did.
 local json = require "listdigest.json"
+local series = require "listdigest.series"
 
 local M = {}
 
@@ -19,6 +20,7 @@ local function rows(report, ctx)
       messages = #th.messages, in_window = th.message_count, root_missing = th.root_missing,
       series = th.series, tags = tags, stable = f.stable, paths = #f.paths,
       participants = #th.participants, started = th.started,
+      grouping = th.grouping, describe = series.describe(t), state = th.status and th.status.state,
     }
   end
   return out
@@ -39,10 +41,14 @@ function M.text(report, ctx)
   out[#out + 1] = ("%d threads, %d messages in %s .. %s (read %d, %d duplicates dropped)"):format(
     report.stats.threads, report.stats.messages, report.window.since, report.window["until"],
     #ctx.messages, #ctx.dropped)
-  out[#out + 1] = ("%-12s %5s %5s  %-22s %s"):format("CATEGORY", "MSGS", "CTX", "RULE", "TITLE")
+  out[#out + 1] = ("%-12s %5s %5s  %-15s %-17s %s"):format("CATEGORY", "MSGS", "CTX", "RULE", "STATE", "TITLE")
   for _, r in ipairs(rows(report, ctx)) do
-    out[#out + 1] = ("%-12s %5d %5d  %-22s %s%s"):format(r.category, r.in_window, r.messages - r.in_window,
-      tostring(r.rule or "-"), r.root_missing and "(root missing) " or "", r.title)
+    out[#out + 1] = ("%-12s %5d %5d  %-15s %-17s %s%s"):format(r.category, r.in_window, r.messages - r.in_window,
+      tostring(r.rule or "-"), r.state or "-", r.root_missing and "(root missing) " or "", r.title)
+    if r.describe and r.describe ~= "" then out[#out + 1] = (" "):rep(52) .. r.describe end
+    if r.grouping and r.grouping.rule ~= "jwz" then
+      out[#out + 1] = (" "):rep(52) .. "grouped (" .. r.grouping.rule .. "): " .. (r.grouping.why or "")
+    end
   end
   return table.concat(out, "\n") .. "\n"
 end

@@ -24,7 +24,9 @@ local STRINGS = {
     footer_money = "，估算费用 $%.4f", footer_offline = "摘要为离线抽取（未调用模型）。",
     list = "📝 邮件列表", sender = "发件人", link = "存档", outside = "（窗口外）",
     points = "要点", conclusion = "结论", questions = "待解决的问题",
-    series = "系列", version_total = "v%d，共 %d 个补丁", root_missing = "（线程起点不在本档案中）",
+    series = "系列", version_total = "v%d，共 %d 个补丁", version_one = "v%d，共 %d 个补丁", present = "（已到 %d/%d）",
+    previous = "上一版 v%d（%s）", previous_link = "上一版 v%d（%s，[存档](<%s>)）",
+    branches = "稳定分支", pull = "拉取请求", root_missing = "（线程起点不在本档案中）",
     empty_week = "本周期内没有邮件。",
     status = "状态", states = { new = "新提交", ["under review"] = "审阅中", ["changes requested"] = "需要修改",
       reviewed = "已审阅", acked = "已获 Ack", applied = "已合入" },
@@ -47,7 +49,9 @@ local STRINGS = {
     footer_money = ", about $%.4f", footer_offline = "Summaries extracted offline (no model was called).",
     list = "📝 Messages", sender = "From", link = "archive", outside = " (outside the window)",
     points = "Key points", conclusion = "Conclusion", questions = "Open questions",
-    series = "Series", version_total = "v%d, %d patches", root_missing = " (the thread's first message is not in this archive)",
+    series = "Series", version_total = "v%d, %d patches", version_one = "v%d, %d patch", present = " (%d/%d present)",
+    previous = "previous v%d on %s", previous_link = "previous v%d on %s ([archive](<%s>))",
+    branches = "Stable branches", pull = "Pull request", root_missing = " (the thread's first message is not in this archive)",
     empty_week = "No messages in this window.",
     status = "Status", states = { new = "new", ["under review"] = "under review",
       ["changes requested"] = "changes requested", reviewed = "reviewed", acked = "acked", applied = "applied" },
@@ -134,10 +138,26 @@ local function thread_block(out, n, th, S)
     out[#out + 1] = ""
     out[#out + 1] = "*" .. table.concat(notes, "; ") .. (th.root_missing and S.root_missing or "") .. "*"
   end
-  if th.series and th.series.cover then
+  local sr = th.series
+  if sr and (sr.cover or sr.present or sr.previous) then
+    local bits = { (sr.total == 1 and S.version_one or S.version_total):format(sr.version, sr.total) }
+    if sr.present then bits[1] = bits[1] .. S.present:format(sr.present, sr.total) end
+    if sr.previous then
+      local d = sr.previous.date and sr.previous.date:sub(1, 10) or "?"
+      bits[#bits + 1] = sr.previous.url and S.previous_link:format(sr.previous.version, d, sr.previous.url)
+        or S.previous:format(sr.previous.version, d)
+    end
+    bits[#bits + 1] = "`" .. sr.b4 .. "`"
     out[#out + 1] = ""
-    out[#out + 1] = ("**%s**: %s · `%s`"):format(S.series,
-      S.version_total:format(th.series.version, th.series.total), th.series.b4)
+    out[#out + 1] = ("**%s**: %s"):format(S.series, table.concat(bits, " · "))
+  end
+  if sr and sr.branches and #sr.branches > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = ("**%s**: %s"):format(S.branches, table.concat(sr.branches, ", "))
+  end
+  if th.pull then
+    out[#out + 1] = ""
+    out[#out + 1] = ("**%s**: `%s` %s"):format(S.pull, esc(th.pull.repo or "?"), esc(th.pull.tag or ""))
   end
   local st = th.status
   if st and st.state then

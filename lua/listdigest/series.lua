@@ -1,0 +1,690 @@
+-- Patch series on top of the JWZ conversations: which conversations make one
+-- report entry (a series sent unthreaded, one fix backported to several
+-- stable branches), what each series is (version, n/N, cover, partial
+-- re-rolls), which earlier version it follows, and what a GIT PULL asks for.
+-- It never splits a conversation and never reads the network or the store:
+-- the pipeline passes a lookup for versions outside the week.
+local M = {}
+
+-- Rule names, as `listdigest threads` prints them.
+M.RULES = {
+  jwz = "jwz",                       -- one JWZ conversation, as threaded
+  unthreaded = "unthreaded-series",  -- patches of one series sent without In-Reply-To
+  backports = "backports",           -- one fix sent to several stable branches
+}
+
+-- Unthreaded patches of one series belong together when sent this close to
+-- the first of them (git send-email without --thread, or a slow SMTP relay).
+M.UNTHREADED_WINDOW = 20 * 60
+
+---------------------------------------------------------------------------
+-- Small helpers over parsed messages
+---------------------------------------------------------------------------
+
+local function addr(m) return (m.from_addr or ""):lower() end
+
+local function earlier(a, b)
+  local da, db = a.date or math.huge, b.date or math.huge
+  if da ~= db then return da < db end
+  return (a.index or 0) < (b.index or 0)
+end
+
+-- A mail that posts a patch or a cover letter (not a reply, not a pull);
+-- "[STABLE 5.15.y] x" posts a backport without saying PATCH.
+local function patchish(m)
+  local s = m.subj
+  if not s or s.reply or s.tags["GIT PULL"] then return false end
+  return s.tags.PATCH == true or s.n ~= nil or (s.stable ~= nil and #s.stable > 0)
+end
+
+-- The message's own lines: no quotes, diffs or footers. Uses the body
+-- segments when parsed, else the plain text, else nothing.
+local OWN = { text = true, trailer = true }
+local function own_text(m, kinds)
+  kinds = kinds or OWN
+  if m.segments then
+    local out = {}
+    for _, seg in ipairs(m.segments) do
+      if kinds[seg.kind] then out[#out + 1] = seg.text end
+    end
+    return table.concat(out, "\n")
+  end
+  return m.text or ""
+end
+
+local function version_less(a, b)
+  local a1, a2 = a:match("^(%d+)%.(%d+)")
+  local b1, b2 = b:match("^(%d+)%.(%d+)")
+  a1, a2, b1, b2 = tonumber(a1) or 0, tonumber(a2) or 0, tonumber(b1) or 0, tonumber(b2) or 0
+  if a1 ~= b1 then return a1 < b1 end
+  return a2 < b2
+end
+
+local function add_unique(list, seen, v)
+  if v and not seen[v] then
+    seen[v] = true
+    list[#list + 1] = v
+  end
+end
+
+local function utc_day(t)
+  return t and os.date("!%Y-%m-%d", t) or "?"
+end
+
+---------------------------------------------------------------------------
+-- One conversation (or a merge of several): its lead mail and its series
+---------------------------------------------------------------------------
+
+-- The mail a conversation is known by: its root; when the root is missing,
+-- the earliest top-level patch mail (its parent is the absent cover), else
+-- the earliest mail.
+local function lead_of(t)
+  if t.root and not t.root_missing then return t.root end
+  local present, best = {}, nil
+  for _, m in ipairs(t.messages) do present[m.message_id] = true end
+  for _, m in ipairs(t.messages) do
+    if patchish(m) and not present[m.parent_id or ""] and (not best or earlier(m, best)) then best = m end
+  end
+  if best then return best end
+  for _, m in ipairs(t.messages) do
+    if not best or earlier(m, best) then best = m end
+  end
+  return best
+end
+
+-- The mail whose subject states the series: the lead when it is a patch or a
+-- cover; a subject-less "naked" cover (b4: a root by the author whose first
+-- child is a [PATCH]) lends its id to the series of that patch; a
+-- conversation rooted in a reply to a patch keeps that patch's numbers. A
+-- patch posted inside a discussion does not make the discussion a series.
+local function series_base(t, lead)
+  if patchish(lead) then return lead, lead.subj.n == 0 and lead or nil end
+  if lead.subj.reply then
+    if lead.subj.tags.PATCH or lead.subj.n then return lead, nil end
+    return nil
+  end
+  for _, m in ipairs(t.messages) do
+    if m ~= lead and patchish(m) and m.parent_id == lead.message_id and addr(m) == addr(lead) then
+      return m, lead
+    end
+  end
+  return nil
+end
+
+-- Builds group.series from the messages (tree order: parents first), given
+-- the base mail and the cover (either may be nil / the same mail).
+local function build_series(messages, base, cover)
+  local s = base.subj
+  local V = s.version or 1
+  local total = s.total or 1
+  local info = {
+    version = V, total = total, cover = cover and cover.message_id or nil,
+    patches = {}, present = 0, rerolls = {},
+    -- a conversation known only by replies to an absent patch: its sender
+    -- is not the replier
+    author = not s.reply and (base.from or base.from_addr) or nil,
+    author_addr = not s.reply and addr(base) or nil,
+    title = (cover and cover ~= base and cover.subj.normalized) or s.normalized,
+    resend = (s.tags.RESEND or s.tags.REPOST) == true,
+    rfc = (s.tags.RFC or s.tags.RFT) == true,
+    date = (cover or base).date,
+    versions = { V },
+  }
+  if s.n and s.n >= 1 and total > 1 and not cover then
+    -- a series without a cover is known by its subject, not by patch n's title
+    info.title = s.normalized
+  end
+  for _, p in ipairs(s.prefixes or {}) do
+    if not p:match("^[%d.]+$") then info.project = p break end
+  end
+  local seen_version = { [V] = true }
+  info.inside = {}
+  -- titles of this version's mails: a later version of one of them is a re-roll
+  local titles = { [info.title] = true }
+  for _, m in ipairs(messages) do
+    if patchish(m) and (m.subj.version or V) == V then titles[m.subj.normalized] = true end
+  end
+  for _, m in ipairs(messages) do
+    if patchish(m) then
+      local ms = m.subj
+      local n = ms.n or (ms.total == nil and 1 or nil)
+      -- an unversioned mail of the same N belongs to the cover's version
+      -- ("[PATCH net-next v3 0/4]" then "[PATCH 1/4]"); of another N, it is v1
+      local v = ms.version or ((ms.total or 1) == total and V or 1)
+      if n and v == V then
+        if n >= 1 and not info.patches[n] then
+          info.patches[n] = m.message_id
+          info.present = info.present + 1
+        elseif n == 0 and not info.cover then
+          info.cover = m.message_id
+        end
+      elseif n and v > V and ((ms.total or 1) == total or titles[ms.normalized]) then
+        info.rerolls[#info.rerolls + 1] = { n = n, version = v, id = m.message_id }
+        if not seen_version[v] then
+          seen_version[v] = true
+          info.versions[#info.versions + 1] = v
+        end
+      elseif m ~= base and m ~= cover then
+        -- another series posted inside the conversation ("[PATCH 0/2] Fixes
+        -- for FWB" sent as a reply into a v5 series): listed, not counted
+        info.inside[#info.inside + 1] = { n = n, version = v, total = ms.total, id = m.message_id,
+                                          title = ms.title }
+      end
+    end
+  end
+  table.sort(info.versions)
+  info.complete = true
+  for n = 1, total do
+    if not info.patches[n] then info.complete = false break end
+  end
+  info.patch_titles = {}
+  for _, m in ipairs(messages) do
+    if patchish(m) and (m.subj.n or 1) >= 1 and (m.subj.version or V) == V then
+      info.patch_titles[#info.patch_titles + 1] = m.subj.normalized
+    end
+  end
+  return info
+end
+
+---------------------------------------------------------------------------
+-- Backports: the upstream commit a stable backport names, and its branches
+---------------------------------------------------------------------------
+
+-- "Commit <sha> upstream.", "[ Upstream commit <sha> ]", "upstream commit <sha>".
+local function upstream_commit(m)
+  local text = own_text(m)
+  for line in text:gmatch("[^\n]+") do
+    local sha = line:match("^%s*[Cc]ommit (%x+) upstream")
+      or line:match("^%s*%[%s*[Uu]pstream commit (%x+)%s*%]")
+      or line:match("^%s*[Uu]pstream commit (%x+)")
+    if sha and #sha >= 12 then return sha:lower() end
+  end
+  return nil
+end
+
+-- Branches a backport mail targets: the subject's stable branches
+-- ("[PATCH][stable-4.{4,9}]", "[PATCH 6.1.y]"); for a mail that names its
+-- upstream commit, a bare "5.10" in the subject (the stable review series
+-- "[PATCH 5.10 289/290]"), else the "Cc: stable@vger.kernel.org # 5.10.y only"
+-- comment.
+local function backport_branches(m, sha)
+  local s = m.subj
+  if s.stable and #s.stable > 0 then return table.move(s.stable, 1, #s.stable, 1, {}) end
+  if not sha then return nil end
+  for _, p in ipairs(s.prefixes or {}) do
+    local kv = p:match("^(%d+%.%d+)[%.%dy]*$")
+    if kv then return { kv } end
+  end
+  local out, seen = {}, {}
+  for line in own_text(m):gmatch("[^\n]+") do
+    local comment = line:match("^%s*[Cc][Cc]:%s*<?stable@vger%.kernel%.org>?%s*#(.*)$")
+    if comment then
+      for v in comment:gmatch("(%d+%.%d+)") do add_unique(out, seen, v) end
+    end
+  end
+  return #out > 0 and out or nil
+end
+
+---------------------------------------------------------------------------
+-- GIT PULL
+---------------------------------------------------------------------------
+
+local URL = "^(%a[%w+.-]*://%S+)"
+
+--- series.parse_pull(msg) -> { repo =, ref =, tag =, base =, head = } | nil
+-- Reads a git request-pull body (the mail's own text segments, else its
+-- text): "are available in the Git repository at:" followed by "<url> <ref>"
+-- or "<url>" with the ref on the next line. tag is the ref without "tags/"
+-- (or the branch name); base / head are the "since commit" and "up to"
+-- commits when given. nil when the mail holds no such block.
+function M.parse_pull(m)
+  local text = own_text(m, { text = true })
+  local lines = {}
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  for i, line in ipairs(lines) do
+    if line:lower():match("are available in the git repository at") then
+      local j = i + 1
+      while lines[j] and lines[j]:match("^%s*$") do j = j + 1 end
+      local url, rest = (lines[j] or ""):match("^%s*(%S+)%s*(.-)%s*$")
+      if url and url:match(URL) then
+        local ref = rest ~= "" and rest:match("^(%S+)") or nil
+        if not ref then
+          local nxt = lines[j + 1] or ""
+          ref = nxt:match("^%s*(%S+)%s*$")
+          if ref and (ref:match(URL) or ref:match(":$")) then ref = nil end
+        end
+        local out = { repo = url, ref = ref }
+        out.tag = ref and (ref:match("^refs/tags/(.+)") or ref:match("^tags/(.+)") or ref:match("^refs/heads/(.+)") or ref)
+        out.base = text:match("changes since commit (%x+)")
+        out.head = text:match("up to (%x+)")
+        return out
+      end
+    end
+  end
+  return nil
+end
+
+local VERDICTS = { pulled = true, merged = true, applied = true, queued = true }
+
+-- The verdict a maintainer's reply gives on a pull: a line of its own text
+-- that starts with (or is "Thanks, ...") pulled / merged / applied / queued.
+local function pull_verdict(m)
+  for line in own_text(m, { text = true }):gmatch("[^\n]+") do
+    local l = line:lower()
+    local w = l:match("^%s*(%a+)")
+    if w and VERDICTS[w] then return w end
+    w = l:match("^%s*thanks?,?%s+(%a+)") or l:match("^%s*thank you,?%s+(%a+)")
+    if w and VERDICTS[w] then return w end
+  end
+  return nil
+end
+
+local function find_pull(g, lead)
+  local s = lead.subj
+  local looks = s.tags["GIT PULL"] or s.tags.PULL
+  if s.reply then return nil end
+  local pull = M.parse_pull(lead)
+  if not pull and not looks then return nil end
+  pull = pull or {}
+  local replies = {}
+  for _, m in ipairs(g.messages) do
+    if m ~= lead and addr(m) ~= addr(lead) then replies[#replies + 1] = m end
+  end
+  table.sort(replies, earlier)
+  for _, m in ipairs(replies) do
+    local v = pull_verdict(m)
+    if v then
+      pull.reply = { by = m.from or m.from_addr, verdict = v, id = m.message_id }
+      break
+    end
+  end
+  return pull
+end
+
+---------------------------------------------------------------------------
+-- group()
+---------------------------------------------------------------------------
+
+-- A fresh entry for the given parts (threads), in that order.
+local function make_entry(parts, rule, why)
+  local e = { parts = parts, messages = {}, grouping = { rule = rule, why = why } }
+  local seen = {}
+  for _, t in ipairs(parts) do
+    for _, m in ipairs(t.messages) do
+      if not seen[m] then
+        seen[m] = true
+        e.messages[#e.messages + 1] = m
+      end
+    end
+  end
+  e.root, e.root_missing = parts[1].root, parts[1].root_missing == true
+  e.id = parts[1].id
+  return e
+end
+
+-- Per-thread facts used to decide merges.
+local function survey(t)
+  local lead = lead_of(t)
+  local base, cover = series_base(t, lead)
+  local f = { t = t, lead = lead, base = base, cover = cover }
+  if base and not base.subj.reply then
+    f.ns = {}
+    local V = base.subj.version or 1
+    for _, m in ipairs(t.messages) do
+      if patchish(m) and (m.subj.version or V) == V and m.subj.n then f.ns[m.subj.n] = true end
+    end
+    f.headless = (cover == nil) and base.subj.n ~= nil and base.subj.n >= 1
+    f.covered = cover ~= nil and base.subj.n == 0 and base.subj.total ~= nil
+  end
+  -- a backport: one patch (every patch mail has the lead's title) that
+  -- names stable branches or its upstream commit
+  if base and not base.subj.reply then
+    local titles, one = {}, true
+    for _, m in ipairs(t.messages) do
+      if patchish(m) then titles[m.subj.normalized] = true end
+    end
+    for k in pairs(titles) do if k ~= base.subj.normalized then one = false end end
+    if one then
+      local sha = upstream_commit(base)
+      local branches = backport_branches(base, sha)
+      if sha or (base.subj.stable and #base.subj.stable > 0) then
+        f.backport = { sha = sha, branches = branches }
+      end
+    end
+  end
+  return f
+end
+
+local function unthreaded_key(f)
+  local s = f.base.subj
+  local project = table.concat(s.prefixes or {}, " ")
+  return table.concat({ addr(f.base), tostring(s.version or 1), tostring(s.total), project,
+                        s.tags.RFC and "rfc" or "" }, "\0")
+end
+
+-- Rule 2: clusters of conversations of one unthreaded series. Returns a
+-- list of clusters (lists of survey facts), each of two or more.
+local function unthreaded_clusters(facts)
+  local by_key, order = {}, {}
+  for _, f in ipairs(facts) do
+    if f.base and (f.headless or f.covered) and f.base.subj.total and f.base.subj.total > 1 then
+      local k = unthreaded_key(f)
+      if not by_key[k] then by_key[k] = {} order[#order + 1] = k end
+      table.insert(by_key[k], f)
+    end
+  end
+  local clusters = {}
+  for _, k in ipairs(order) do
+    local list = by_key[k]
+    table.sort(list, function(a, b) return earlier(a.base, b.base) end)
+    local open = {}   -- clusters still accepting parts
+    for _, f in ipairs(list) do
+      local placed = false
+      for _, c in ipairs(open) do
+        local first = c.first
+        local close = f.base.date and first.base.date and f.base.date - first.base.date <= M.UNTHREADED_WINDOW
+        local clash = (f.covered and c.covered)
+        for n in pairs(f.ns) do if c.ns[n] then clash = true end end
+        if close and not clash then
+          c.list[#c.list + 1] = f
+          for n in pairs(f.ns) do c.ns[n] = true end
+          c.covered = c.covered or f.covered
+          placed = true
+          break
+        end
+      end
+      if not placed then
+        local ns = {}
+        for n in pairs(f.ns) do ns[n] = true end
+        open[#open + 1] = { first = f, list = { f }, ns = ns, covered = f.covered }
+      end
+    end
+    for _, c in ipairs(open) do
+      if #c.list > 1 then clusters[#clusters + 1] = c.list end
+    end
+  end
+  return clusters
+end
+
+-- Rule 3: clusters of backports of one fix. Linked when they name the same
+-- upstream commit, or have the same sender and title and name stable
+-- branches.
+local function backport_clusters(facts, taken)
+  local parent = {}
+  local function find(x)
+    while parent[x] ~= x do x = parent[x] end
+    return x
+  end
+  local cands = {}
+  for _, f in ipairs(facts) do
+    if f.backport and not taken[f] then
+      cands[#cands + 1] = f
+      parent[f] = f
+    end
+  end
+  local by_sha, by_title = {}, {}
+  for _, f in ipairs(cands) do
+    local keys = {}
+    if f.backport.sha then keys[#keys + 1] = { by_sha, f.backport.sha } end
+    if f.base.subj.stable and #f.base.subj.stable > 0 then
+      keys[#keys + 1] = { by_title, addr(f.base) .. "\0" .. f.base.subj.normalized }
+    end
+    for _, kk in ipairs(keys) do
+      local tbl, k = kk[1], kk[2]
+      if tbl[k] then parent[find(f)] = find(tbl[k]) else tbl[k] = f end
+    end
+  end
+  local groups, order = {}, {}
+  for _, f in ipairs(cands) do
+    local r = find(f)
+    if not groups[r] then groups[r] = {} order[#order + 1] = r end
+    table.insert(groups[r], f)
+  end
+  local out = {}
+  for _, r in ipairs(order) do
+    if #groups[r] > 1 then
+      table.sort(groups[r], function(a, b) return earlier(a.lead, b.lead) end)
+      out[#out + 1] = groups[r]
+    end
+  end
+  return out
+end
+
+local function sorted_branches(list)
+  local out, seen = {}, {}
+  for _, b in ipairs(list) do add_unique(out, seen, b) end
+  table.sort(out, version_less)
+  return out
+end
+
+local function plural(n, word) return n .. " " .. word .. (n == 1 and "" or "s") end
+
+local function series_why(s)
+  local bits = {}
+  if s.cover then bits[#bits + 1] = "cover " .. s.cover end
+  bits[#bits + 1] = ("v%d %d/%d present"):format(s.version, s.present, s.total)
+  for _, r in ipairs(s.rerolls) do
+    bits[#bits + 1] = ("re-roll v%d of %d/%d (%s) sent into it"):format(r.version, r.n, s.total, r.id)
+  end
+  if s.inside and #s.inside > 0 then
+    bits[#bits + 1] = ("%d mails of another series inside (%s)"):format(#s.inside, s.inside[1].title)
+  end
+  return table.concat(bits, "; ")
+end
+
+--- series.group(threads) -> entries
+-- threads: the pipeline's conversations ({id=, root=, root_missing=,
+-- messages={parsed msgs}}), any order; not modified. Returns a new list, in
+-- the order of each entry's first conversation in `threads`:
+--   { id, messages, root, root_missing, parts = {threads...},
+--     grouping = {rule=, why=}, series = nil|{...}, pull = nil|{...} }
+-- (fields listed in tests/series_spec.lua and the report). Rules, in order:
+--   jwz                a conversation is one entry, never split;
+--   unthreaded-series  conversations led by patches (and at most one 0/N
+--                      cover) of one sender, version, N and project, none
+--                      repeating an n, dated within UNTHREADED_WINDOW of
+--                      the first, make one entry;
+--   backports          single-patch conversations naming the same upstream
+--                      commit, or with the same sender and title and stable
+--                      branches, make one entry listing the branches.
+function M.group(threads)
+  local facts, pos = {}, {}
+  for i, t in ipairs(threads) do
+    facts[i] = survey(t)
+    pos[facts[i]] = i
+  end
+  local taken, made = {}, {}
+
+  for _, cl in ipairs(unthreaded_clusters(facts)) do
+    table.sort(cl, function(a, b)
+      local na, nb = a.base.subj.n or 0, b.base.subj.n or 0
+      if na ~= nb then return na < nb end
+      return earlier(a.base, b.base)
+    end)
+    local parts, span = {}, 0
+    for _, f in ipairs(cl) do
+      parts[#parts + 1] = f.t
+      taken[f] = true
+      span = math.max(span, (f.base.date or 0) - (cl[1].base.date or 0))
+    end
+    local s = cl[1].base.subj
+    local e = make_entry(parts, M.RULES.unthreaded,
+      ("%d conversations without In-Reply-To links merged: same sender %s, v%d, n/%d%s, sent within %d min"):format(
+        #parts, addr(cl[1].base), s.version or 1, s.total,
+        (#(s.prefixes or {}) > 0) and (", [" .. table.concat(s.prefixes, " ") .. "]") or "",
+        math.ceil(math.abs(span) / 60)))
+    local cover = cl[1].cover
+    e.id = (cover or cl[1].base).message_id
+    e.root, e.root_missing = cl[1].lead, false
+    local ordered = {}
+    for _, t in ipairs(parts) do for _, m in ipairs(t.messages) do ordered[#ordered + 1] = m end end
+    e.series = build_series(ordered, cover or cl[1].base, cover)
+    local first = math.huge
+    for _, f in ipairs(cl) do first = math.min(first, pos[f]) end
+    made[#made + 1] = { at = first, entry = e }
+  end
+
+  for _, cl in ipairs(backport_clusters(facts, taken)) do
+    local parts, branches, shas, shaseen = {}, {}, {}, {}
+    local first = math.huge
+    for _, f in ipairs(cl) do
+      parts[#parts + 1] = f.t
+      taken[f] = true
+      first = math.min(first, pos[f])
+      for _, b in ipairs(f.backport.branches or {}) do branches[#branches + 1] = b end
+      add_unique(shas, shaseen, f.backport.sha)
+    end
+    branches = sorted_branches(branches)
+    local e = make_entry(parts, M.RULES.backports,
+      ("%d conversations are one fix sent to stable branches %s: %s"):format(#parts,
+        #branches > 0 and table.concat(branches, ", ") or "(unnamed)",
+        #shas > 0 and ("upstream commit " .. table.concat(shas, ", "))
+          or ("same sender " .. addr(cl[1].base) .. " and title")))
+    e.id = cl[1].lead.message_id
+    e.root, e.root_missing = cl[1].lead, false
+    e.series = build_series(parts[1].messages, cl[1].base, cl[1].cover)
+    e.series.branches = #branches > 0 and branches or nil
+    e.series.upstream = shas[1]
+    made[#made + 1] = { at = first, entry = e }
+  end
+
+  for i, f in ipairs(facts) do
+    if not taken[f] then
+      local e = make_entry({ f.t }, M.RULES.jwz, ("one JWZ conversation of %s"):format(plural(#f.t.messages, "message")))
+      if f.base then
+        e.series = build_series(f.t.messages, f.base, f.cover)
+        if f.backport then
+          e.series.branches = f.backport.branches and sorted_branches(f.backport.branches) or nil
+          e.series.upstream = f.backport.sha
+        end
+      end
+      made[#made + 1] = { at = i, entry = e }
+    end
+  end
+
+  table.sort(made, function(a, b) return a.at < b.at end)
+  local out = {}
+  for _, x in ipairs(made) do
+    local e = x.entry
+    local lead = lead_of({ root = e.root, root_missing = e.root_missing, messages = e.messages })
+    e.pull = find_pull(e, lead)
+    if e.pull then e.series = nil end
+    if e.series then
+      local why = series_why(e.series)
+      if e.series.branches then why = why .. "; stable " .. table.concat(e.series.branches, ", ") end
+      e.grouping.why = e.grouping.why .. "; " .. why
+    elseif e.pull then
+      e.grouping.why = e.grouping.why .. "; pull request " .. (e.pull.repo or "?") .. " " .. (e.pull.ref or "")
+    end
+    out[#out + 1] = e
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- Versions
+---------------------------------------------------------------------------
+
+local STOP = { a = true, an = true, the = true }
+
+--- series.title_key(title) -> string
+-- The form two versions of one series share: lower case, "(vN)", RESEND and
+-- punctuation dropped, articles dropped ("A stage 2 for the host" and
+-- "Stage-2 for the host" give the same key).
+function M.title_key(title)
+  local t = (title or ""):lower():gsub("%(%s*v%d+%s*%)", " "):gsub("resend", " ")
+  local words = {}
+  for w in t:gmatch("[%w]+") do
+    if not STOP[w] then words[#words + 1] = w end
+  end
+  return table.concat(words, " ")
+end
+
+-- Share of the smaller set of patch titles found in the other series.
+local function patch_overlap(a, b)
+  if #a < 2 or #b < 2 then return 0 end
+  local set = {}
+  for _, t in ipairs(a) do set[t] = true end
+  local hit = 0
+  for _, t in ipairs(b) do if set[t] then hit = hit + 1 end end
+  return hit / math.min(#a, #b)
+end
+
+local function same_series(s, o)
+  if not s.author_addr or s.author_addr ~= o.author_addr then return false end
+  if (s.project or "") ~= (o.project or "") then return false end
+  if M.title_key(s.title) == M.title_key(o.title) then return true end
+  return patch_overlap(s.patch_titles or {}, o.patch_titles or {}) >= 0.5
+end
+
+--- series.link_versions(groups, lookup)
+-- For each group with a series of version v > 1, finds the newest earlier
+-- version of the same series (same sender address and project, and the same
+-- title key or half of the patch titles in common) among groups, else asks
+-- lookup(author_addr, title) -> {id=, version=, date=} | nil (may be nil),
+-- and sets group.series.previous = {version=, id=, date=, url_id=} (url_id:
+-- the Message-ID to link) and, on a group found among groups,
+-- series.next = {version=, id=}. Backports are not linked. Returns groups.
+function M.link_versions(groups, lookup)
+  for _, g in ipairs(groups) do
+    local s = g.series
+    if s and s.author_addr and not s.branches and s.version > 1 then
+      local best
+      for _, o in ipairs(groups) do
+        local os_ = o.series
+        if o ~= g and os_ and not os_.branches and os_.version < s.version and same_series(s, os_) then
+          if not best or os_.version > best.series.version
+            or (os_.version == best.series.version and (os_.date or 0) > (best.series.date or 0)) then
+            best = o
+          end
+        end
+      end
+      if best then
+        local bs = best.series
+        s.previous = { version = bs.version, id = best.id, date = bs.date,
+                       url_id = bs.cover or bs.patches[1] or best.id }
+        if not bs.next or bs.next.version > s.version then
+          bs.next = { version = s.version, id = g.id }
+        end
+      elseif lookup then
+        local r = lookup(s.author_addr, s.title)
+        if r and r.version and r.version < s.version then
+          s.previous = { version = r.version, id = r.id, date = r.date, url_id = r.id }
+        end
+      end
+    end
+  end
+  return groups
+end
+
+--- series.describe(group) -> string
+-- One line for `listdigest threads`: "v10 (39 patches, 39/39 present),
+-- previous v9 2022-01-26"; RFC / RESEND / project, re-rolls, stable
+-- branches and pull requests added when present; "" for a plain discussion.
+function M.describe(g)
+  if g.pull then
+    local p = g.pull
+    local out = ("pull %s %s"):format(p.repo or "?", p.tag or p.ref or "?")
+    if p.reply then out = out .. (", %s by %s"):format(p.reply.verdict, p.reply.by) end
+    return out
+  end
+  local s = g.series
+  if not s then return "" end
+  local head = {}
+  if s.rfc then head[#head + 1] = "RFC" end
+  if s.resend then head[#head + 1] = "RESEND" end
+  if s.project then head[#head + 1] = s.project end
+  head[#head + 1] = "v" .. s.version
+  local out = ("%s (%d %s, %d/%d present)"):format(table.concat(head, " "), s.total,
+    s.total == 1 and "patch" or "patches", s.present, s.total)
+  if #s.rerolls > 0 then
+    local r = {}
+    for _, x in ipairs(s.rerolls) do r[#r + 1] = ("v%d %d/%d"):format(x.version, x.n, s.total) end
+    out = out .. ", re-rolled " .. table.concat(r, " ")
+  end
+  if s.branches then out = out .. ", stable " .. table.concat(s.branches, " ") end
+  if s.previous then out = out .. (", previous v%d %s"):format(s.previous.version, utc_day(s.previous.date)) end
+  return out
+end
+
+return M
