@@ -209,3 +209,42 @@ describe("a second list, adapted by rules alone (linux-kselftest 2025-W26)", fun
     assert.is_nil(seen["PATCH"])   -- kvmarm's categories do not leak in
   end)
 end)
+
+describe("linking a series to its previous version", function()
+  it("finds the earlier version in the store when it is not in the week's mail", function()
+    local mbox = require "listdigest.mbox"
+    local mime = require "listdigest.mime"
+    local store = require "listdigest.store"
+    local dir = H.tmpdir()
+    local V8 = "20220125001114.193425-1-broonie@kernel.org"      -- [PATCH v8 00/38] arm64/sme, read from the mbox
+    local V9 = "20220126151120.3811248-1-broonie@kernel.org"     -- [PATCH v9 00/40]
+    -- the store holds v8's cover letter (an earlier run fetched it); the mbox holds v9's conversation only
+    local st = assert(store.open(dir .. "/ld.db"))
+    local f = assert(io.open(dir .. "/v9.mbox", "wb"))
+    local box = assert(mbox.open(SAMPLE))
+    for _, raw, from_line in box:messages() do
+      local m = mime.parse(raw, { body = false })
+      if m.message_id == V8 then
+        assert(st:put_messages("kvmarm", { { message_id = m.message_id, raw = raw, date = m.date, subject = m.subject,
+          from = m.from, in_reply_to = m.in_reply_to, references = m.references } }))
+      end
+      local refs = table.concat(m.references, " ")
+      if m.message_id == V9 or refs:find(V9, 1, true) or m.in_reply_to == V9 then
+        f:write(from_line, "\n", (raw:gsub("\n(>*From )", "\n>%1")), "\n")
+      end
+    end
+    box:close()
+    f:close()
+    st:close()
+    local r = assert(rules.load("kvmarm", { root = "." }))
+    local report = assert(pipeline.run({ source = dir .. "/v9.mbox", rules = r, window = WEEK, db = dir .. "/ld.db" }))
+    os.execute("rm -rf " .. H.shquote(dir))
+    assert.are.equal(1, #report.threads)
+    local s = report.threads[1].series
+    assert.are.equal(9, s.version)
+    assert.are.equal(8, s.previous.version)
+    assert.are.equal(V8, s.previous.message_id)
+    assert.are.equal("https://lore.kernel.org/kvmarm/" .. V8 .. "/", s.previous.url)
+    assert.are.equal("2022-01-25", s.previous.date:sub(1, 10))
+  end)
+end)

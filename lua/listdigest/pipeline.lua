@@ -232,6 +232,48 @@ local function archive_base(rules, spec)
   end
 end
 
+--[[
+store_lookup(st, list) -> lookup(addr, title, version) for series.link_versions:
+the newest earlier version of a series among the list's stored mail (fetched
+by earlier runs): a cover letter or single patch, not a reply, from the same
+address, whose title has the same key and whose version is lower.
+]]
+function M.store_lookup(st, list)
+  local index
+  return function(addr, title, version)
+    if not index then
+      index = {}
+      for _, r in ipairs(st:messages { list = list } or {}) do
+        local s = subject.parse(r.subject or "")
+        if not s.reply and (s.tags.PATCH or s.tags.RFC) and (s.n == nil or s.n == 0) then
+          local a = ((r.from or ""):match("<([^>]+)>") or r.from or ""):lower()
+          local key = a .. "\0" .. series_mod.title_key(s.normalized or s.title)
+          index[key] = index[key] or {}
+          table.insert(index[key], { id = r.message_id, version = s.version or 1, date = r.date })
+        end
+      end
+    end
+    local best
+    for _, c in ipairs(index[(addr or ""):lower() .. "\0" .. series_mod.title_key(title)] or {}) do
+      if c.version < version and (not best or c.version > best.version
+          or (c.version == best.version and (c.date or 0) > (best.date or 0))) then
+        best = c
+      end
+    end
+    return best
+  end
+end
+
+-- The store earlier versions are looked up in: the one fetched mail went to
+-- (URL sources) or the one --db names; nil when neither or it cannot open.
+function M.version_store(opts, rules)
+  if source.kind(opts.source) ~= "url" and not opts.db then return nil end
+  local st = source.open_store(opts.db or source.default_db())
+  if not st then return nil end
+  local list = rules.list or opts.source:match("/([^/]+)/*$") or "list"
+  return st, M.store_lookup(st, list)
+end
+
 -- The report model's status from listdigest.review's analysis.
 function M.status(r)
   return {
@@ -311,7 +353,9 @@ function M.run(opts)
 
   -- report entries: conversations, with unthreaded series and backports of
   -- one patch to several stable branches merged (listdigest.series)
-  reported = series_mod.link_versions(series_mod.group(reported))
+  local st, lookup = M.version_store(opts, rules)
+  reported = series_mod.link_versions(series_mod.group(reported), lookup)
+  if st then st:close() end
   local base = archive_base(rules, opts.source)
   for _, t in ipairs(reported) do
     t.window_count = 0

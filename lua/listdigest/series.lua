@@ -621,7 +621,8 @@ end
 -- For each group with a series of version v > 1, finds the newest earlier
 -- version of the same series (same sender address and project, and the same
 -- title key or half of the patch titles in common) among groups, else asks
--- lookup(author_addr, title) -> {id=, version=, date=} | nil (may be nil),
+-- lookup(author_addr, title, version) -> {id=, version=, date=} | nil (an
+-- earlier version, e.g. from the store; lookup may be nil),
 -- and sets group.series.previous = {version=, id=, date=, url_id=} (url_id:
 -- the Message-ID to link) and, on a group found among groups,
 -- series.next = {version=, id=}. Backports are not linked. Returns groups.
@@ -647,7 +648,7 @@ function M.link_versions(groups, lookup)
           bs.next = { version = s.version, id = g.id }
         end
       elseif lookup then
-        local r = lookup(s.author_addr, s.title)
+        local r = lookup(s.author_addr, s.title, s.version)
         if r and r.version and r.version < s.version then
           s.previous = { version = r.version, id = r.id, date = r.date, url_id = r.id }
         end

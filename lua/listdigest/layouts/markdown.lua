@@ -66,7 +66,7 @@ end
 -- Escapes text from mail so that it renders as the same text and never as
 -- markup or HTML (CommonMark): backslash, backtick, "*", "<", ">", "](",
 -- "_" at a word edge (intraword "_" is literal), and markers at the start.
-local function esc(s)
+local function esc(s, line_start)
   s = (s or ""):gsub("[\r\n]+", " ")
   s = s:gsub("[\\`*<>]", "\\%0"):gsub("%](%()", "\\]%1")
   s = s:gsub("()_", function(i)
@@ -74,6 +74,7 @@ local function esc(s)
     if i > 1 and before:match("[%w_]") and after:match("[%w_]") then return "_" end
     return "\\_"
   end)
+  if not line_start then return s end
   return (s:gsub("^([#>+=|~-])", "\\%1"):gsub("^(%d+)([.)])", "%1\\%2"))
 end
 
@@ -102,7 +103,7 @@ local function summary_block(out, th, S)
     out[#out + 1] = ""
   end
   if sm.text and sm.text ~= "" then
-    out[#out + 1] = esc(sm.text)
+    out[#out + 1] = esc(sm.text, true)
     out[#out + 1] = ""
   end
   if sm.points and #sm.points > 0 then
@@ -174,8 +175,14 @@ local function thread_block(out, n, th, S)
       if #names > 0 then bits[#bits + 1] = k[2] .. ": " .. table.concat(names, ", ") end
     end
     if st.applied then
+      local commits = {}
+      for i, c in ipairs(st.applied.commits or {}) do
+        if i > 3 then commits[#commits + 1] = "…" break end
+        commits[#commits + 1] = "`" .. c:sub(1, 12) .. "`"
+      end
       bits[#bits + 1] = S.applied_by:format(esc((st.applied.by or "?"):gsub("%s*<.*$", "")),
         st.applied.where and S.applied_where:format(esc(st.applied.where)) or "")
+        .. (#commits > 0 and " (" .. table.concat(commits, ", ") .. ")" or "")
     end
     if #bits > 0 then
       out[#out + 1] = ""
