@@ -399,6 +399,29 @@ describe("fetching from a real public-inbox-httpd on 127.0.0.1", function()
     assert.matches("%(0 new%), 0 threads completed; 1 requests", out)
   end)
 
+  it("finds a series' previous version through the archive's search, once", function()
+    local st = new_store()
+    local c = client()
+    local o = { base = base, http = c, store = st, list = "kvmarm", addr = "broonie@kernel.org",
+                title = "arm64/sme: initial support for the scalable matrix extension", version = 10 }
+    local prev = fetch.previous_version(o)
+    -- [PATCH v9 00/40] of 2022-01-26 15:10 is the newest earlier cover letter on the server
+    assert.are.equal("20220126151120.3811248-1-broonie@kernel.org", prev.id)
+    assert.are.equal(9, prev.version)
+    o.version = 9
+    assert.are.equal("20220125001114.193425-1-broonie@kernel.org", fetch.previous_version(o).id)
+    o.version = 8
+    assert.is_nil(fetch.previous_version(o))          -- v8 is the first this archive has
+    -- asked again: answered from the store, no request
+    local before = c:stats().requests
+    o.version = 10
+    assert.are.equal(9, fetch.previous_version(o).version)
+    o.version = 8
+    assert.is_nil(fetch.previous_version(o))
+    assert.are.equal(before, c:stats().requests)
+    st:close()
+  end)
+
   it("answers an empty window (404 HTML) with zero hits, not an error", function()
     local st = new_store()
     local s = assert(fetch.week{ base = base, list = "kvmarm", since = 1893456000, ["until"] = 1894060800,

@@ -382,6 +382,47 @@ local function window_atom(o, base, q)
 end
 
 --[[
+previous_version{ base =, http =, store =, list =, addr =, title =, version = }
+  -> { id =, version =, date = } | nil
+Asks the archive's search for the newest earlier version of a series: the
+cover letters and single patches from addr whose subject holds title's words
+(`f:ADDR AND s:"WORDS"`, one Atom page), not replies, with a version below
+`version`. The answer, or that there is none, is remembered in the store
+(state "prev:...") so later runs do not ask again. A failed request is no
+answer (nil), not an error: the link is a nicety.
+]]
+function M.previous_version(o)
+  local subject = require "listdigest.subject"
+  local words = {}
+  for w in (o.title or ""):lower():gmatch("[%w]+") do words[#words + 1] = w end
+  if #words == 0 or not o.addr then return nil end
+  local key = ("prev:%s:%s:%d"):format(o.addr:lower(), table.concat(words, " "), o.version)
+  local known = o.store:state(o.list, key)
+  if known then
+    if known == "" then return nil end
+    local id, v, d = known:match("^(.-)\t(%d+)\t(%d*)$")
+    return id and { id = id, version = tonumber(v), date = tonumber(d) } or nil
+  end
+  local q = ('f:%s AND s:"%s"'):format(o.addr, table.concat(words, " "))
+  local res = o.http:request{ method = "GET", url = base_of(o.base) .. "?q=" .. M.query_encode(q) .. "&x=A" }
+  if not res or (res.status ~= 200 and res.status ~= 404) then return nil end
+  local best
+  if res.status == 200 then
+    local feed = atom.parse(res.body)
+    for _, e in ipairs(feed and feed.entries or {}) do
+      local s = subject.parse(e.title or "")
+      local v = s.version or 1
+      if e.message_id and not s.reply and (s.n == nil or s.n == 0) and v < o.version
+        and (not best or v > best.version) then
+        best = { id = e.message_id, version = v, date = e.updated_t }
+      end
+    end
+  end
+  o.store:set_state(o.list, key, best and ("%s\t%d\t%s"):format(best.id, best.version, best.date or "") or "")
+  return best
+end
+
+--[[
 week{ base =, list =, since =, ["until"] =, store =, http =, list_ids = nil,
       atom = false, on_progress = nil }
   -> summary | nil, err, code, partial_summary

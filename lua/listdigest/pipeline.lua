@@ -264,14 +264,26 @@ function M.store_lookup(st, list)
   end
 end
 
--- The store earlier versions are looked up in: the one fetched mail went to
--- (URL sources) or the one --db names; nil when neither or it cannot open.
+-- Where earlier versions are looked up: the store (the one fetched mail
+-- went to, or the one --db names), then, for a public-inbox source, the
+-- archive's search. Returns the store to close and the lookup, or nil.
 function M.version_store(opts, rules)
-  if source.kind(opts.source) ~= "url" and not opts.db then return nil end
+  local url = source.kind(opts.source) == "url"
+  if not url and not opts.db then return nil end
   local st = source.open_store(opts.db or source.default_db())
   if not st then return nil end
   local list = rules.list or opts.source:match("/([^/]+)/*$") or "list"
-  return st, M.store_lookup(st, list)
+  local in_store = M.store_lookup(st, list)
+  if not url then return st, in_store end
+  local fetch = require "listdigest.fetch"
+  local client
+  return st, function(addr, title, version)
+    local found = in_store(addr, title, version)
+    if found then return found end
+    client = client or require("listdigest.http").client { progress = false, retries = 1 }
+    return fetch.previous_version { base = opts.source, http = client, store = st, list = list,
+                                    addr = addr, title = title, version = version }
+  end
 end
 
 -- The report model's status from listdigest.review's analysis.
