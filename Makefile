@@ -63,7 +63,7 @@ test-deps:
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@build/listdigest report --source examples/kvmarm-2022-W04.mbox --rules kvmarm \
-		--since 2022-01-24 --until 2022-01-31 --offline --format md,json --out examples/out
+		--since 2022-01-24 --until 2022-01-31 --offline --format md,json,html --out examples/out
 	@echo "demo: wrote examples/out/ (open examples/out/report.md)"
 
 test: test-deps

@@ -44,9 +44,10 @@ Options of report, threads and fetch:
                      LISTDIGEST_LLM_URL is not set)
 
 Options of report:
-  --format LIST      comma-separated: md, json (default: md)
-  --out DIR|-        directory for report.md / report.json, or - for standard
-                     output with a single format (default: -)
+  --format LIST      comma-separated: md, json, html (default: md); html is one
+                     self-contained file (inline CSS and SVG, no script)
+  --out DIR|-        directory for report.md / report.json / report.html, or -
+                     for standard output with a single format (default: -)
   --jobs N           LLM requests in flight (default 4)
 
 LLM summaries (any OpenAI-compatible server: OpenAI, DeepSeek, Qwen, Ollama,
@@ -202,12 +203,16 @@ local function write_atomic(path, data)
   return true
 end
 
-local FORMATS = { md = { layout = "markdown", file = "report.md" }, json = { layout = "json", file = "report.json" } }
+local FORMATS = {
+  md = { layout = "markdown", file = "report.md" },
+  json = { layout = "json", file = "report.json" },
+  html = { layout = "html", file = "report.html" },
+}
 
 local function cmd_report(opts)
   local formats = {}
   for f in (opts.format or "md"):gmatch("[^,%s]+") do
-    if not FORMATS[f] then return fail(EXIT_USAGE, "--format: unknown format '%s' (md, json)", f) end
+    if not FORMATS[f] then return fail(EXIT_USAGE, "--format: unknown format '%s' (md, json, html)", f) end
     formats[#formats + 1] = f
   end
   if #formats == 0 then return fail(EXIT_USAGE, "--format: no format given") end
