@@ -19,6 +19,7 @@ int luaopen_listdigest_atom(lua_State *L);
 int luaopen_listdigest_http(lua_State *L);
 int luaopen_listdigest_llm(lua_State *L);
 int luaopen_listdigest_compact(lua_State *L);
+int luaopen_listdigest_mailout(lua_State *L);
 
 #define LISTDIGEST_MODULES(X)              \
 	X("listdigest.mbox", luaopen_listdigest_mbox)     \
@@ -30,6 +31,7 @@ int luaopen_listdigest_compact(lua_State *L);
 	X("listdigest.store", luaopen_listdigest_store)   \
 	X("listdigest.atom", luaopen_listdigest_atom)     \
 	X("listdigest.http", luaopen_listdigest_http)     \
-	X("listdigest.llm", luaopen_listdigest_llm)
+	X("listdigest.llm", luaopen_listdigest_llm)     \
+	X("listdigest.mailout", luaopen_listdigest_mailout)
 
 #endif

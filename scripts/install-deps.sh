@@ -10,7 +10,8 @@ set -eu
 PKGS="gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev lua-lpeg
       libcurl4-openssl-dev libxml2-dev zlib1g-dev libsqlite3-dev libjansson-dev"
 if [ "${1:-}" = --test ]; then
-	PKGS="$PKGS lua-busted public-inbox git python3 sqlite3 libxml2-utils ca-certificates"
+	PKGS="$PKGS lua-busted public-inbox git python3 python3-aiosmtpd sqlite3 libxml2-utils
+	      chromium fonts-wqy-zenhei ca-certificates"
 fi
 
 missing=""

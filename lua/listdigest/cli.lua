@@ -49,6 +49,13 @@ Options of report:
   --out DIR|-        directory for report.md / report.json / report.html, or -
                      for standard output with a single format (default: -)
   --jobs N           LLM requests in flight (default 4)
+  --mail-to ADDR[,ADDR]
+                     also send the report by e-mail: the Markdown as text/plain
+                     and the HTML, as multipart/alternative
+  --smtp URL         the SMTP server (default: $LISTDIGEST_SMTP_URL, else
+                     smtp://127.0.0.1:25); STARTTLS when offered; login with
+                     LISTDIGEST_SMTP_USER / LISTDIGEST_SMTP_PASSWORD; the sender
+                     is $LISTDIGEST_SMTP_FROM (default listdigest@localhost)
 
 LLM summaries (any OpenAI-compatible server: OpenAI, DeepSeek, Qwen, Ollama,
 llama.cpp, vLLM), configured by the environment:
@@ -84,11 +91,11 @@ local function fail(code, fmt, ...)
 end
 
 local VALUE_OPTS = { source = true, rules = true, since = true, ["until"] = true, lang = true,
-                     format = true, out = true, db = true, jobs = true }
+                     format = true, out = true, db = true, jobs = true, ["mail-to"] = true, smtp = true }
 local FLAG_OPTS = { offline = true, json = true, help = true }
 local ALLOWED = {
   report = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, format = 1, out = 1, db = 1,
-             jobs = 1, help = 1 },
+             jobs = 1, ["mail-to"] = 1, smtp = 1, help = 1 },
   threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, db = 1, help = 1 },
   fetch = { source = 1, rules = 1, since = 1, ["until"] = 1, db = 1, help = 1 },
 }
@@ -209,6 +216,25 @@ local FORMATS = {
   html = { layout = "html", file = "report.html" },
 }
 
+-- Sends the report (Markdown and HTML) to --mail-to through --smtp.
+function M.mail(report, cfg, opts)
+  local mailout = require "listdigest.mailout"
+  local render = require "listdigest.render"
+  local to = {}
+  for a in opts["mail-to"]:gmatch("[^,%s]+") do to[#to + 1] = a end
+  if #to == 0 then return nil, "--mail-to names no address" end
+  local url = opts.smtp or os.getenv("LISTDIGEST_SMTP_URL") or "smtp://127.0.0.1:25"
+  if not url:match("^smtps?://") then return nil, ("--smtp %s is not an smtp:// or smtps:// URL"):format(url) end
+  local from = os.getenv("LISTDIGEST_SMTP_FROM") or "listdigest@localhost"
+  local subject = ("%s %s %s .. %s"):format((report.list or ""):upper(),
+    report.lang == "zh" and "邮件列表周报" or "mailing list report",
+    report.window.since:sub(1, 10), report.window["until"]:sub(1, 10))
+  local ok, raw = pcall(mailout.compose, { from = from, to = to, subject = subject,
+    text = render.render(report, "markdown", cfg.rules), html = render.render(report, "html", cfg.rules) })
+  if not ok then return nil, tostring(raw) end
+  return mailout.send { url = url, from = from, to = to, raw = raw }
+end
+
 local function cmd_report(opts)
   local formats = {}
   for f in (opts.format or "md"):gmatch("[^,%s]+") do
@@ -244,6 +270,10 @@ local function cmd_report(opts)
       io.stderr:write(("listdigest: wrote %s (%d threads, %d messages)\n"):format(
         path, report.stats.threads, report.stats.messages))
     end
+  end
+  if opts["mail-to"] then
+    local ok, merr = M.mail(report, cfg, opts)
+    if not ok then return fail(EXIT_SOURCE, "the report was written but not mailed: %s", merr) end
   end
   local failed = report.cost.failed or 0
   if failed > 0 then
