@@ -50,6 +50,59 @@ asan: build/asan/listdigest build/asan/listdigest.so
 build/bench-parse: bench/parse_bench.c $(OBJ) | build/obj
 	$(CC) $(CFLAGS) -Icore $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# libFuzzer targets (fuzz/NAME.c), built with clang into build/fuzz/NAME and
+# run for FUZZ_SECONDS each: `make fuzz` (add -j2 to run two at a time),
+# `make fuzz-build` only builds, `make fuzz-NAME` runs one. New corpus units go
+# to build/fuzz/corpus/NAME, crashes to build/fuzz/crashes/NAME/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS    ?=
+FUZZ_TARGETS  = mbox mime rfc2047 date thread atom
+FUZZ_SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -MMD -MP -Icore $(FUZZ_SAN) \
+                $(shell pkg-config --cflags libxml-2.0 zlib)
+FUZZ_SEEDS    = tests/fixtures/mime tests/fixtures/broken tests/fixtures/mbox \
+                $(wildcard ../shared/corpus/mime-edge ../shared/corpus/patchwork/fuzz)
+# engine objects and libraries each target links, and its -max_len
+FUZZ_OBJS_mbox    = mbox util
+FUZZ_LIBS_mbox    = $(shell pkg-config --libs zlib)
+FUZZ_LEN_mbox     = 262144
+FUZZ_OBJS_mime    = mime rfc2047 date segment util
+FUZZ_LIBS_mime    = $(shell pkg-config --libs libxml-2.0)
+FUZZ_LEN_mime     = 65536
+FUZZ_OBJS_rfc2047 = rfc2047
+FUZZ_LEN_rfc2047  = 4096
+FUZZ_OBJS_date    = date
+FUZZ_LEN_date     = 256
+FUZZ_OBJS_thread  = thread util
+FUZZ_LEN_thread   = 8192
+FUZZ_OBJS_atom    = atom date util
+FUZZ_LIBS_atom    = $(shell pkg-config --libs libxml-2.0)
+FUZZ_LEN_atom     = 65536
+
+build/fuzz/obj/%.o: core/%.c | build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/obj/fuzz-%.o: fuzz/%.c | build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/obj:
+	mkdir -p $@
+
+define FUZZ_template
+build/fuzz/$(1): build/fuzz/obj/fuzz-$(1).o $$(FUZZ_OBJS_$(1):%=build/fuzz/obj/%.o)
+	$$(FUZZ_CC) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1)) -lm
+fuzz-$(1): build/fuzz/$(1)
+	@mkdir -p build/fuzz/corpus/$(1) build/fuzz/crashes/$(1)
+	@seeds=$$$$(mktemp -d); trap 'rm -rf "$$$$seeds"' EXIT; \
+	for f in tests/fixtures/mbox/*.gz; do [ -e "$$$$f" ] || continue; gunzip -c "$$$$f" > "$$$$seeds/$$$$(basename "$$$$f" .gz)"; done; \
+	build/fuzz/$(1) -max_total_time=$$(FUZZ_SECONDS) -max_len=$$(FUZZ_LEN_$(1)) -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=build/fuzz/crashes/$(1)/ $$(FUZZ_ARGS) \
+		build/fuzz/corpus/$(1) $$(wildcard fuzz/seeds/$(1)) $$(FUZZ_SEEDS) "$$$$seeds"
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_template,$(t))))
+
+fuzz-build: $(FUZZ_TARGETS:%=build/fuzz/%)
+fuzz: $(FUZZ_TARGETS:%=fuzz-%)
+
 build/obj build/pic build/asan/obj:
 	mkdir -p $@
 
@@ -82,5 +135,17 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all asan deps test-deps demo test bench install clean
+.PHONY: all asan deps test-deps demo test bench install clean fuzz fuzz-build $(FUZZ_TARGETS:%=fuzz-%)
 -include $(OBJ:.o=.d) $(PIC:.o=.d) $(ASAN:.o=.d) build/obj/main.d build/asan/obj/main.d
+-include $(wildcard build/fuzz/obj/*.d)
+
+# Differential test against GMime 3 (a test tool, not part of listdigest;
+# needs libgmime-3.0-dev). See tests/differential/NOTES.md.
+DIFF_SRCS = core/mbox.c core/mime.c core/rfc2047.c core/date.c core/segment.c core/util.c
+build/gmime-diff: tests/differential/gmime_diff.c $(DIFF_SRCS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -Icore $(shell pkg-config --cflags gmime-3.0) $(LDFLAGS) -o $@ \
+		tests/differential/gmime_diff.c $(DIFF_SRCS) $(LIBS) $(shell pkg-config --libs gmime-3.0)
+differential: build/gmime-diff
+	@build/gmime-diff $(DIFF_ARGS)
+.PHONY: differential

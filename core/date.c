@@ -211,7 +211,10 @@ int date_parse(const char *s, size_t n, int64_t *t_out, int *tz_out, int *has_tz
 	if (nt <= 0)
 		return -1;
 	int i = 0;
-	if (t[i].kind == T_WORD && weekday(t[i].w, t[i].wlen))
+	/* The day of the week carries nothing (RFC 5322 §3.3 makes it optional);
+	 * a leading word that is not a month is skipped even when it is no
+	 * weekday: mangled ones ("on, 05 Dec 2011") are common in real mail. */
+	if (t[i].kind == T_WORD && (weekday(t[i].w, t[i].wlen) || !month_of(t[i].w, t[i].wlen)))
 		i++;
 	/* Up to three date items before the time: day, month (name or number),
 	 * year in the orders "d m y", "m d" (asctime, year after the time). */

@@ -555,6 +555,7 @@ static void scan_addresses(struct mime_msg *m, const char *v, size_t n,
 			if (*p == '<') {
 				depth = 1;
 				lt = p;
+				gt = NULL; /* "<a> <b": a stale gt before lt made a negative length */
 			} else if (*p == '>' && depth) {
 				depth = 0;
 				gt = p;

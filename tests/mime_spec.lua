@@ -825,3 +825,21 @@ describe("segmenting hostile diffs", function()
     assert.are.equal("diff", segs[1].kind)
   end)
 end)
+
+describe("dates with a mangled day of the week", function()
+  it("skips the unknown leading word instead of giving up (patchwork/fuzz/charset.mbox)", function()
+    local mime = require "listdigest.mime"
+    -- date -u -d '2011-12-05 16:49:35 -0800' +%s
+    assert.are.equal(1323132575, (mime.parse_date("on, 05 Dec 2011 16:49:35 -0800")))
+    assert.are.equal(1323132575, (mime.parse_date("Mon, 05 Dec 2011 16:49:35 -0800")))
+  end)
+end)
+
+describe("regressions found by fuzzing (fuzz/)", function()
+  it("reads a To: with a second '<' after a closed '<a>' without wrapping a length (fuzz-mime-1)", function()
+    local mime = require "listdigest.mime"
+    local msg = mime.parse(H.fixture("broken/fuzz-mime-1.bin"))
+    assert.is_table(msg.to)
+    assert.are.equal("a@b", msg.from_addr)
+  end)
+end)
