@@ -361,8 +361,26 @@ unsigned rfc2047_to_utf8(const char *cs, size_t cs_len, const char *s, size_t n,
 	case CS_1252:
 		put_cp1252(s, n, out);
 		return 0;
-	case CS_ICONV:
-		return put_iconv(cd, s, n, out);
+	case CS_ICONV: {
+		size_t start = out->len;
+		unsigned bits = put_iconv(cd, s, n, out);
+		/* glibc's UTF-8 decoder (used when a mangled label such as
+		 * "\xffutf8" normalises to UTF-8) lets lead bytes F5..F7 through:
+		 * what iconv wrote must be valid UTF-8 too, else repair it. */
+		if (!out->oom && !rfc2047_utf8_valid(out->p + start, out->len - start)) {
+			size_t len = out->len - start;
+			char *copy = malloc(len ? len : 1);
+			if (!copy) {
+				out->oom = 1;
+				return bits;
+			}
+			memcpy(copy, out->p + start, len);
+			out->len = start;
+			bits |= put_utf8_repair(copy, len, out);
+			free(copy);
+		}
+		return bits;
+	}
 	case CS_BOGUS:
 	default:
 		if (rfc2047_utf8_valid(s, n)) {

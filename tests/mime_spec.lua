@@ -843,3 +843,14 @@ describe("regressions found by fuzzing (fuzz/)", function()
     assert.are.equal("a@b", msg.from_addr)
   end)
 end)
+
+describe("regressions found by fuzzing, continued", function()
+  it("never passes invalid UTF-8 through iconv's decoder of a mangled UTF-8 label (fuzz-rfc2047-1)", function()
+    local mime = require "listdigest.mime"
+    local raw = H.fixture("broken/fuzz-rfc2047-1.bin")     -- =?\xffutf8?B?ofe1l69?=
+    local s = mime.decode_header(raw)
+    assert.is_truthy(utf8.len(s), "decoded header is not valid UTF-8")
+    -- a1 f7 b5 97 af: five bytes no UTF-8 decoder may accept, five U+FFFD
+    assert.are.equal(string.rep("\u{FFFD}", 5), s)
+  end)
+end)
