@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "http.h"
+#include "lutil.h"
 #include "modules.h"
 
 #define CLIENT_MT "listdigest.http.client"
@@ -52,23 +53,6 @@ static struct http_client *check_client(lua_State *L, int idx)
 	if (lc->busy)
 		luaL_error(L, "attempt to use an http client from its own request's check");
 	return lc->c;
-}
-
-/* Raises unless every key of the table at IDX is one of NAMES (a typo guard). */
-static void check_keys(lua_State *L, int idx, const char *const *names, const char *what)
-{
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-		size_t i;
-
-		for (i = 0; k && names[i] && strcmp(names[i], k) != 0; i++)
-			;
-		if (!k || !names[i])
-			luaL_error(L, "%s: unknown field %s", what,
-			           k ? k : luaL_typename(L, -2));
-		lua_pop(L, 1);
-	}
 }
 
 /* Number field NAME of the table at IDX, > 0 (or >= 0 with ZERO_OK); DEF if nil. */
@@ -135,7 +119,7 @@ static int l_client(lua_State *L)
 		lua_newtable(L);
 	}
 	luaL_checktype(L, 1, LUA_TTABLE);
-	check_keys(L, 1, client_keys, "http.client");
+	lutil_check_keys(L, 1, client_keys, "http.client");
 	if (lua_getfield(L, 1, "user_agent") != LUA_TNIL) {
 		size_t len;
 
@@ -263,7 +247,7 @@ static void read_request(lua_State *L, int idx, int scratch, size_t i, struct ht
 	idx = lua_absindex(L, idx);
 	if (lua_type(L, idx) != LUA_TTABLE)
 		luaL_error(L, "request must be a table");
-	check_keys(L, idx, request_keys, "request");
+	lutil_check_keys(L, idx, request_keys, "request");
 	memset(r, 0, sizeof *r);
 	if (lua_getfield(L, idx, "url") != LUA_TSTRING)
 		luaL_error(L, "request.url must be a string");

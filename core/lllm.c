@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "llm.h"
+#include "lutil.h"
 #include "modules.h"
 
 #define CLIENT_MT "listdigest.llm.client"
@@ -46,22 +47,6 @@ static struct llm_client *check_client(lua_State *L, int idx)
 	if (!lc->c)
 		luaL_error(L, "attempt to use a closed llm client");
 	return lc->c;
-}
-
-/* Raises unless every key of the table at IDX is one of NAMES (a typo guard). */
-static void check_keys(lua_State *L, int idx, const char *const *names, const char *what)
-{
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-		size_t i;
-
-		for (i = 0; k && names[i] && strcmp(names[i], k) != 0; i++)
-			;
-		if (!k || !names[i])
-			luaL_error(L, "%s: unknown field %s", what, k ? k : luaL_typename(L, -2));
-		lua_pop(L, 1);
-	}
 }
 
 /* Number field NAME of table IDX in [MIN, MAX]; DEF if nil; FALSE_VAL if false (when allowed). */
@@ -135,7 +120,7 @@ static int l_client(lua_State *L)
 	memset(&o, 0, sizeof o);
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_settop(L, 1);
-	check_keys(L, 1, client_keys, "llm.client");
+	lutil_check_keys(L, 1, client_keys, "llm.client");
 	if (lua_getfield(L, 1, "url") != LUA_TSTRING)
 		return luaL_error(L, "llm.client: url must be a string");
 	o.url = lua_tostring(L, -1);  /* stays on the stack until llm_client_new copied it */
@@ -232,7 +217,7 @@ static void read_request(lua_State *L, int idx, lua_Integer i, int scratch, int 
 
 	if (lua_type(L, idx) != LUA_TTABLE)
 		luaL_error(L, "llm: request %I must be a table", i);
-	check_keys(L, idx, request_keys, "llm request");
+	lutil_check_keys(L, idx, request_keys, "llm request");
 	memset(r, 0, sizeof *r);
 	if (lua_getfield(L, idx, "messages") != LUA_TTABLE || !(n = lua_rawlen(L, -1)))
 		luaL_error(L, "llm: request %I: messages must be a non-empty list", i);
@@ -245,7 +230,7 @@ static void read_request(lua_State *L, int idx, lua_Integer i, int scratch, int 
 		mi = lua_gettop(L);
 		if (lua_type(L, mi) != LUA_TTABLE)
 			luaL_error(L, "llm: request %I: message %d must be a table", i, (int)m + 1);
-		check_keys(L, mi, message_keys, "llm message");
+		lutil_check_keys(L, mi, message_keys, "llm message");
 		msgs[m].role = str_field(L, mi, "role", scratch, &len, "message");
 		/* the roles every provider takes ("developer" is refused by DeepSeek and Qwen) */
 		if (!msgs[m].role || (strcmp(msgs[m].role, "system") != 0 && strcmp(msgs[m].role, "user") != 0 &&

@@ -13,6 +13,7 @@
 #include <lua.h>
 
 #include "mailout.h"
+#include "lutil.h"
 #include "modules.h"
 
 #define RAW_MT "listdigest.mailout.raw"
@@ -29,22 +30,6 @@ static int raw_gc(lua_State *L)
 	free(r->p);
 	r->p = NULL;
 	return 0;
-}
-
-/* Raises unless every key of the table at IDX is one of NAMES (a typo guard). */
-static void check_keys(lua_State *L, int idx, const char *const *names, const char *what)
-{
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-		size_t i;
-
-		for (i = 0; k && names[i] && strcmp(names[i], k) != 0; i++)
-			;
-		if (!k || !names[i])
-			luaL_error(L, "%s: unknown field %s", what, k ? k : luaL_typename(L, -2));
-		lua_pop(L, 1);
-	}
 }
 
 /* String field NAME of the table at IDX, left on the stack (so it stays alive);
@@ -112,7 +97,7 @@ static int l_compose(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_settop(L, 1);
-	check_keys(L, 1, keys, "mailout.compose");
+	lutil_check_keys(L, 1, keys, "mailout.compose");
 	m.from = str_field(L, 1, "from", 1, NULL);
 	m.to = to_field(L, 1, &m.nto);
 	m.subject = str_field(L, 1, "subject", 1, NULL);
@@ -153,7 +138,7 @@ static int l_send(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_settop(L, 1);
-	check_keys(L, 1, keys, "mailout.send");
+	lutil_check_keys(L, 1, keys, "mailout.send");
 	s.url = str_field(L, 1, "url", 1, NULL);
 	s.from = str_field(L, 1, "from", 1, NULL);
 	s.to = to_field(L, 1, &s.nto);
