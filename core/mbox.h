@@ -9,9 +9,11 @@
 
 #include <stddef.h>
 
-/* Default refusal threshold for inflated .gz data (a gzip bomb guard). */
+/* Default refusal threshold for inflated .gz data (a gzip bomb guard): 1 GiB,
+ * as the HTTP engine's body limit. A bigger archive can be gunzipped first: a
+ * plain file is mapped, not loaded. */
 #ifndef MBOX_MAX_INFLATED
-#define MBOX_MAX_INFLATED ((size_t)4 << 30)
+#define MBOX_MAX_INFLATED ((size_t)1 << 30)
 #endif
 
 /*

@@ -60,6 +60,7 @@ struct mime_msg {
 	size_t nhdrs, hdrs_cap;
 	struct mime_header hdr_inline[40];
 
+	int text_cut;                 /* MIME_MAX_TEXT reached */
 	const char *body;             /* top-level body, in raw */
 	size_t body_len;
 
@@ -71,6 +72,7 @@ struct mime_msg {
 	struct span irt;
 	struct span *refs;
 	size_t nrefs, refs_cap;
+	size_t refs_over;             /* References past MIME_MAX_REFS (ring, see push_ref) */
 	struct span subject, from_name, from_addr, list_id;
 
 	enum mime_date_source date_source;
@@ -214,9 +216,11 @@ static int name_is(const struct mime_header *h, const char *name, size_t n)
 }
 
 /* Decodes a header value into the arena (NUL-terminated); records what the
- * decoder had to repair as a defect naming the header. */
+ * decoder had to repair as a defect naming the header. Plain ASCII is
+ * returned trimmed in place (a span of v, not NUL-terminated) unless v is
+ * temporary (temp), when it is copied to the arena too. */
 static struct span decode_into_arena(struct mime_msg *m, const char *what, const char *v,
-				     size_t n, int collapse)
+				     size_t n, int collapse, int temp)
 {
 	struct span r = { "", 0 };
 	/* Fast path: plain single-line ASCII needs no copy. */
@@ -232,6 +236,10 @@ static struct span decode_into_arena(struct mime_msg *m, const char *what, const
 	}
 	if (plain) {
 		r = trim(v, n);
+		if (temp) {
+			const char *c = arena_strndup(m, r.p, r.len);
+			r = c ? (struct span){ c, r.len } : (struct span){ "", 0 };
+		}
 		return r;
 	}
 	struct mime_buf b = { 0 };
@@ -338,26 +346,109 @@ static int next_header(const char **pp, const char *e, struct mime_header *h, in
 	return HS_HEADER;
 }
 
+/* A line that looks like a field: a token name and a colon, not a URL
+ * ("https://"). Tells fields broken by a mailer from a body that lacks its
+ * blank line, so it is stricter than next_header. */
+static int field_like(const char *p, const char *e)
+{
+	const char *q = p;
+	while (q < e && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+			 (*q >= '0' && *q <= '9') || *q == '-' || *q == '_'))
+		q++;
+	return q > p && q < e && *q == ':' && !(e - q >= 3 && q[1] == '/' && q[2] == '/');
+}
+
+/* p is a line of a header block that is neither a field nor a fold. Mostly
+ * the body starts there (the blank line is missing, RFC 5322 §2.1), but
+ * mailers also break long fields without the folding blank (MimeKit issue
+ * 358) or lose all folding blanks. If a field-like line follows before the
+ * next empty line, the block runs to that empty line: returns it, else NULL.
+ * A line starting with "--" is a boundary, never a broken field. */
+static const char *broken_block_end(const char *p, const char *e)
+{
+	int field = 0;
+	while (p < e) {
+		if (*p == '\n' || (*p == '\r' && (p + 1 == e || p[1] == '\n')))
+			return field ? p : NULL;
+		if (e - p >= 2 && p[0] == '-' && p[1] == '-')
+			return NULL;
+		if (!field)
+			field = field_like(p, e);
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		if (!nl)
+			return NULL;
+		p = nl + 1;
+	}
+	return NULL;
+}
+
+/* One header block being read: fields so far, the end of a block found to
+ * hold broken lines, and the lines skipped there. */
+struct hscan {
+	size_t fields, skipped;
+	const char *broken_end, *first_skipped;
+};
+
+/* next_header, but a line that is neither a field nor a fold, after a
+ * field, is skipped (as GMime skips it) when broken_block_end says the
+ * block goes on; else it is the start of the body (as in Python's email
+ * package). The look-ahead runs once per block, only on such a line. */
+static int next_field(const char **pp, const char *e, struct mime_header *h, int *long_line,
+		      struct hscan *st)
+{
+	for (;;) {
+		int r = next_header(pp, e, h, long_line);
+		if (r == HS_HEADER)
+			st->fields++;
+		if (r != HS_BODY_NOBLANK || !st->fields)
+			return r;
+		if (!st->broken_end)
+			st->broken_end = broken_block_end(*pp, e);
+		if (!st->broken_end || *pp >= st->broken_end)
+			return r;
+		if (!st->skipped++)
+			st->first_skipped = *pp;
+		const char *nl = memchr(*pp, '\n', (size_t)(e - *pp));
+		*pp = nl ? nl + 1 : e;
+	}
+}
+
+static void skipped_defect(struct mime_msg *m, const struct hscan *st, const char *where)
+{
+	const char *p = st->first_skipped;
+	if (!st->skipped)
+		return;
+	char ex[40];
+	const char *nl = memchr(p, '\n', (size_t)(st->broken_end - p));
+	size_t n = (size_t)((nl ? nl : st->broken_end) - p);
+	defect(m, "%zu line%s in %s neither field nor fold; skipped (at \"%s\")", st->skipped,
+	       st->skipped > 1 ? "s" : "", where, excerpt(p, n < 30 ? n : 30, ex, sizeof ex));
+}
+
 /* The three MIME fields of a part's header block. */
 struct part_hdrs {
 	struct span ct, cte, cd;
 	int has_ct;
 };
 
+/* Reads a part's header block; path names the part in defects (NULL: a
+ * look-ahead that records none). Returns the body start. */
 static const char *scan_part_headers(struct mime_msg *m, const char *p, const char *e,
 				     struct part_hdrs *ph, const char *path)
 {
 	memset(ph, 0, sizeof *ph);
 	struct mime_header h;
+	struct hscan st = { 0 };
 	int long_line = 0;
+	char where[96];
 	for (;;) {
-		int r = next_header(&p, e, &h, &long_line);
+		int r = next_field(&p, e, &h, &long_line, &st);
 		if (r == HS_END)
 			break;
 		if (r == HS_BODY_NOBLANK) {
 			/* A part may start with its body directly (RFC 2046 §5.1.1
 			 * allows no headers, then a blank line is still needed). */
-			if (!(p < e && (*p == '\n' || *p == '\r')))
+			if (path && !(p < e && (*p == '\n' || *p == '\r')))
 				defect(m, "no blank line after headers of part %s", path);
 			break;
 		}
@@ -369,6 +460,10 @@ static const char *scan_part_headers(struct mime_msg *m, const char *p, const ch
 		} else if (name_is(&h, "content-disposition", 19) && !ph->cd.p) {
 			ph->cd = (struct span){ h.value, h.value_len };
 		}
+	}
+	if (path && st.skipped) {
+		snprintf(where, sizeof where, "the headers of part %s", path);
+		skipped_defect(m, &st, where);
 	}
 	return p;
 }
@@ -390,7 +485,9 @@ static const char *skip_comment(const char *p, const char *e)
 	return e;
 }
 
-static const char *skip_quoted(const char *p, const char *e)
+/* The end of the quoted-string at p (just after its closing quote), or
+ * NULL when it is never closed. */
+static const char *quoted_end(const char *p, const char *e)
 {
 	for (p++; p < e; p++) {
 		if (*p == '\\' && p + 1 < e)
@@ -398,7 +495,13 @@ static const char *skip_quoted(const char *p, const char *e)
 		else if (*p == '"')
 			return p + 1;
 	}
-	return e;
+	return NULL;
+}
+
+static const char *skip_quoted(const char *p, const char *e)
+{
+	const char *q = quoted_end(p, e);
+	return q ? q : e;
 }
 
 /* An id with folding or CFWS inside (obs-id-left, RFC 5322 §4.5.4) is
@@ -509,20 +612,47 @@ static int push_first(struct mime_msg *m, struct span id, void *ctx)
 	return 1;
 }
 
+/* Keeps the first of the References (the thread's root) and the last
+ * MIME_MAX_REFS - 1 (the nearest ancestors): threading needs those. Past
+ * the cap, ids go round slots 1.. of refs without the duplicate check,
+ * which would make a huge field quadratic; refs_done puts them in order. */
 static int push_ref(struct mime_msg *m, struct span id, void *ctx)
 {
 	(void)ctx;
+	if (m->nrefs >= MIME_MAX_REFS) {
+		m->refs[1 + m->refs_over++ % (MIME_MAX_REFS - 1)] = id;
+		return 0;
+	}
 	for (size_t i = 0; i < m->nrefs; i++)
 		if (m->refs[i].len == id.len && !memcmp(m->refs[i].p, id.p, id.len))
 			return 0;
-	if (m->nrefs >= 1000) {
-		defect(m, "more than 1000 References; rest ignored");
-		return 1;
-	}
 	if (grow(m, (void **)&m->refs, &m->refs_cap, m->nrefs, sizeof *m->refs, NULL))
 		return 1;
 	m->refs[m->nrefs++] = id;
 	return 0;
+}
+
+/* After push_ref overflowed: the ring in the order the ids came, then
+ * without duplicates. */
+static void refs_done(struct mime_msg *m)
+{
+	if (!m->refs_over)
+		return;
+	size_t ring = MIME_MAX_REFS - 1, start = 1 + m->refs_over % ring, k = 1;
+	struct span *t = arena_alloc(m, ring * sizeof *t);
+	if (!t)
+		return;
+	for (size_t i = 0; i < ring; i++)
+		t[i] = m->refs[1 + (start - 1 + i) % ring];
+	for (size_t i = 0; i < ring; i++) {
+		size_t j = 0;
+		while (j < k && !(m->refs[j].len == t[i].len && !memcmp(m->refs[j].p, t[i].p, t[i].len)))
+			j++;
+		if (j == k)
+			m->refs[k++] = t[i];
+	}
+	m->nrefs = k;
+	defect(m, "more than %d References; %zu in the middle dropped", MIME_MAX_REFS, m->refs_over);
 }
 
 /* ---- addresses (RFC 5322 §3.4) ------------------------------------------- */
@@ -534,13 +664,20 @@ static void scan_addresses(struct mime_msg *m, const char *v, size_t n,
 			   void *ctx)
 {
 	const char *p = v, *e = v + n;
+	int unbalanced = 0;
 	while (p < e) {
 		const char *item = p, *lt = NULL, *gt = NULL;
 		const char *cmt = NULL, *cmt_end = NULL;
 		int depth = 0;
 		while (p < e) {
 			if (*p == '"') {
-				p = skip_quoted(p, e);
+				/* An unbalanced quote (`Joe S." <j@x>`) would
+				 * swallow the angle-addr: read it as a literal,
+				 * as GMime does; clean_name drops it. After one,
+				 * all are literal (no rescans of the rest). */
+				const char *q = unbalanced ? NULL : quoted_end(p, e);
+				unbalanced = !q;
+				p = q ? q : p + 1;
 				continue;
 			}
 			if (*p == '(') {
@@ -611,11 +748,31 @@ static struct span clean_name(struct mime_msg *m, struct span name)
 			c = name.p[++i];
 		t[k++] = c;
 	}
-	struct span r = decode_into_arena(m, "address", t, k, 1);
-	if (r.p == t)
-		r.p = arena_strndup(m, r.p, r.len), r.p = r.p ? r.p : "";
+	struct span r = decode_into_arena(m, "address", t, k, 1, 1);
 	if (t != stack)
 		free(t);
+	return r;
+}
+
+/* An addr-spec without blanks; raw 8-bit that is not UTF-8 (RFC 6532 allows
+ * only UTF-8) is read as windows-1252, like raw 8-bit header text, so an
+ * address is always UTF-8. */
+static struct span clean_addr(struct mime_msg *m, struct span addr)
+{
+	struct span a = clean_id(m, addr.p, addr.len);
+	size_t i = 0;
+	while (i < a.len && (unsigned char)a.p[i] < 0x80)
+		i++;
+	if (i == a.len || rfc2047_utf8_valid(a.p, a.len))
+		return a;
+	struct mime_buf b = { 0 };
+	rfc2047_to_utf8(NULL, 0, a.p, a.len, &b);
+	const char *c = b.oom ? NULL : arena_strndup(m, b.p ? b.p : "", b.len);
+	struct span r = c ? (struct span){ c, b.len } : (struct span){ "", 0 };
+	if (b.oom)
+		m->oom = 1;
+	mime_buf_free(&b);
+	defect(m, "raw 8-bit address is not UTF-8; decoded as windows-1252");
 	return r;
 }
 
@@ -626,7 +783,7 @@ static void push_from(struct mime_msg *m, struct span name, struct span addr, vo
 		return;
 	*done = 1;
 	m->from_name = clean_name(m, name);
-	m->from_addr = clean_id(m, addr.p, addr.len);
+	m->from_addr = clean_addr(m, addr);
 }
 
 static void push_rcpt(struct mime_msg *m, struct span name, struct span addr, void *ctx)
@@ -637,7 +794,7 @@ static void push_rcpt(struct mime_msg *m, struct span name, struct span addr, vo
 	if (*n >= 10000 || grow(m, (void **)arr, cap, *n, sizeof **arr, NULL))
 		return;
 	struct span nm = clean_name(m, name);
-	struct span ad = clean_id(m, addr.p, addr.len);
+	struct span ad = clean_addr(m, addr);
 	const char *np = arena_strndup(m, nm.p, nm.len);
 	const char *ap = arena_strndup(m, ad.p, ad.len);
 	if (!np || !ap)
@@ -778,10 +935,11 @@ static void set_fields(struct mime_msg *m, const char *from_line, size_t from_le
 			if (name_is(&m->hdrs[i], "references", 10))
 				scan_ids(m, m->hdrs[i].value, m->hdrs[i].value_len, "References",
 					 push_ref, NULL);
+		refs_done(m);
 	}
 	if (m->i_subject >= 0) {
 		h = &m->hdrs[m->i_subject];
-		m->subject = decode_into_arena(m, "Subject", h->value, h->value_len, 1);
+		m->subject = decode_into_arena(m, "Subject", h->value, h->value_len, 1, 0);
 	} else {
 		m->subject = (struct span){ "", 0 };
 	}
@@ -840,12 +998,10 @@ int mime_parse_mbox(const char *raw, size_t len, const char *from_line, size_t f
 		p = nl ? nl + 1 : e;
 	}
 	struct mime_header h;
+	struct hscan st = { 0 };
 	int long_line = 0, r;
-	while ((r = next_header(&p, e, &h, &long_line)) == HS_HEADER) {
-		if (grow(m, (void **)&m->hdrs, &m->hdrs_cap, m->nhdrs, sizeof h, m->hdr_inline))
-			break;
-		int idx = (int)m->nhdrs;
-		m->hdrs[m->nhdrs++] = h;
+	size_t dropped = 0;
+	while ((r = next_field(&p, e, &h, &long_line, &st)) == HS_HEADER) {
 		int *slot = NULL;
 		switch (h.name_len) {
 		case 2:
@@ -889,9 +1045,19 @@ int mime_parse_mbox(const char *raw, size_t len, const char *from_line, size_t f
 				slot = &m->i_cte;
 			break;
 		}
+		/* past the cap only the first of a field we read is kept */
+		if (m->nhdrs >= MIME_MAX_HEADERS && !(slot && *slot < 0)) {
+			dropped++;
+			continue;
+		}
+		if (grow(m, (void **)&m->hdrs, &m->hdrs_cap, m->nhdrs, sizeof h, m->hdr_inline))
+			break;
 		if (slot && *slot < 0)
-			*slot = idx;
+			*slot = (int)m->nhdrs;
+		m->hdrs[m->nhdrs++] = h;
 	}
+	if (dropped)
+		defect(m, "more than %d header fields; %zu not kept", MIME_MAX_HEADERS, dropped);
 	if (r == HS_BODY_NOBLANK && p < e) {
 		char ex[40];
 		if (m->nhdrs)
@@ -902,6 +1068,7 @@ int mime_parse_mbox(const char *raw, size_t len, const char *from_line, size_t f
 	}
 	if (r == HS_END && !m->nhdrs)
 		defect(m, "no header fields");
+	skipped_defect(m, &st, "the headers");
 	if (r == HS_END && p >= e && (p == m->raw || p[-1] != '\n'))
 		defect(m, "message ends inside its headers");
 	if (long_line)
@@ -1212,9 +1379,18 @@ static const char *param(struct mime_msg *m, struct span v, const char *name, in
 		if (!have_plain)
 			return NULL;
 		if (raw) {
-			char *c = arena_strndup(m, s.p, s.len);
+			/* RFC 5322 §2.2.3: a quoted value may be folded
+			 * (boundary="foo<CRLF> bar"); unfolding drops the CRLF */
+			char *c = arena_alloc(m, s.len + 1);
+			size_t k = 0;
+			if (!c)
+				return NULL;
+			for (size_t i = 0; i < s.len; i++)
+				if (s.p[i] != '\r' && s.p[i] != '\n')
+					c[k++] = s.p[i];
+			c[k] = '\0';
 			if (len_out)
-				*len_out = s.len;
+				*len_out = k;
 			return c;
 		}
 		/* unescape quoted-pair, then RFC 2047 */
@@ -1229,12 +1405,11 @@ static const char *param(struct mime_msg *m, struct span v, const char *name, in
 				i++;
 			t[k++] = s.p[i];
 		}
-		struct span d = decode_into_arena(m, "parameter", t, k, 0);
-		const char *r = d.p == t ? arena_strndup(m, t, k) : d.p;
+		struct span d = decode_into_arena(m, "parameter", t, k, 0, 1);
 		free(t);
 		if (len_out)
 			*len_out = d.len;
-		return r;
+		return d.p;
 	}
 	/* RFC 2231 §3-4: concatenate sections in order; the first encoded
 	 * section carries charset'language'. */
@@ -1259,6 +1434,8 @@ static const char *param(struct mime_msg *m, struct span v, const char *name, in
 			if (s.ext && *q == '%' && qe - q >= 3 && pct(q[1]) >= 0 && pct(q[2]) >= 0) {
 				mime_buf_putc(&bytes, (char)(pct(q[1]) * 16 + pct(q[2])));
 				q += 3;
+			} else if (*q == '\r' || *q == '\n') {
+				q++;   /* unfolding, RFC 5322 §2.2.3 */
 			} else {
 				if (s.quoted && *q == '\\' && q + 1 < qe)
 					q++;
@@ -1497,21 +1674,26 @@ static void add_leaf(struct walk *w, const struct part_hdrs *ph, const char *typ
 
 /* Which child of a multipart/alternative to read: text/plain first, then
  * a nested multipart (it may hold one), then HTML (RFC 2046 §5.1.4 orders
- * by fidelity; we want the plainest). */
+ * by fidelity; we want the plainest). A child with an empty body (only
+ * blanks: an empty plain part beside the HTML one, or what follows the last
+ * delimiter of an unclosed alternative) says nothing and comes last. */
 static int alt_rank(struct mime_msg *m, const struct bpart *bp)
 {
 	struct part_hdrs ph;
-	scan_part_headers(m, bp->p, bp->e, &ph, "alt");
+	const char *b = scan_part_headers(m, bp->p, bp->e, &ph, NULL);
+	while (b < bp->e && wsp(*b))
+		b++;
+	int full = b < bp->e ? 4 : 0;
 	const char *t = ph.has_ct ? media_type(m, ph.ct) : "text/plain";
 	if (!t)
 		t = "text/plain";
 	if (!strcmp(t, "text/plain"))
-		return 3;
+		return full + 3;
 	if (!strncmp(t, "multipart/", 10))
-		return 2;
+		return full + 2;
 	if (!strcmp(t, "text/html"))
-		return 1;
-	return 0;
+		return full + 1;
+	return full;
 }
 
 static void walk_entity(struct walk *w, const struct part_hdrs *ph, const char *body,
@@ -1566,7 +1748,12 @@ static void walk_entity(struct walk *w, const struct part_hdrs *ph, const char *
 			bp = t;
 			maxp = nm;
 		}
-		if (n == 0) {
+		if (n == 0 && closed) {
+			/* only a close delimiter: an empty multipart (RFC 2046
+			 * §5.1.1 wants one part), not text; the preamble is
+			 * ignored as always */
+			defect(m, "%s in part %s has no body parts", type, *path ? path : "1");
+		} else if (n == 0) {
 			defect(m, "%s in part %s has no body parts; read as text/plain", type,
 			       *path ? path : "1");
 			struct part_hdrs t = *ph;
@@ -1801,6 +1988,18 @@ static void part_text(struct mime_msg *m, struct part_rec *r)
 	const char *s = r->body;
 	size_t n = r->blen;
 	const char *path = r->pub.path ? r->pub.path : "?";
+	/* MIME_MAX_TEXT bounds the text and, with the input cut at twice the
+	 * room left (base64 decodes to 3/4, HTML shrinks), the work on it */
+	size_t room = MIME_MAX_TEXT > m->text.len ? MIME_MAX_TEXT - m->text.len : 0;
+	int cut = 0;
+	if (room && m->text.len && m->text.p[m->text.len - 1] != '\n') {
+		mime_buf_putc(&m->text, '\n');
+		room--;
+	}
+	if (n > 2 * room + 16) {
+		n = 2 * room + 16;
+		cut = 1;
+	}
 	if (r->cte == CTE_BASE64) {
 		size_t bad = rfc2047_base64(s, n, &dec);
 		if (bad)
@@ -1837,9 +2036,17 @@ static void part_text(struct mime_msg *m, struct part_rec *r)
 		unflow(src->p ? src->p : "", src->len, r->delsp, &fl);
 		src = &fl;
 	}
-	if (m->text.len && m->text.p[m->text.len - 1] != '\n')
-		mime_buf_putc(&m->text, '\n');
-	mime_buf_put(&m->text, src->p ? src->p : "", src->len);
+	size_t take = src->len;
+	if (take > room) {
+		take = room;
+		while (take && ((unsigned char)src->p[take] & 0xC0) == 0x80)
+			take--;   /* not inside a UTF-8 sequence */
+		cut = 1;
+	}
+	mime_buf_put(&m->text, src->p ? src->p : "", take);
+	if (cut && !m->text_cut++)
+		defect(m, "readable text longer than %zu MiB; cut in part %s",
+		       MIME_MAX_TEXT >> 20, path);
 	if (dec.oom || utf.oom || lf.oom || fl.oom || ht.oom)
 		m->oom = 1;
 	mime_buf_free(&dec);
@@ -1865,7 +2072,12 @@ int mime_decode_body(struct mime_msg *m, char *err, size_t errlen)
 		ph.cte = (struct span){ m->hdrs[m->i_cte].value, m->hdrs[m->i_cte].value_len };
 	if (m->i_cd >= 0)
 		ph.cd = (struct span){ m->hdrs[m->i_cd].value, m->hdrs[m->i_cd].value_len };
-	walk_entity(&w, &ph, m->body, m->body + m->body_len, 0, "", 1, 1, 0);
+	if (m->len > MIME_MAX_MESSAGE) {
+		defect(m, "message of %zu MiB is larger than %zu MiB; body not read",
+		       m->len >> 20, (size_t)MIME_MAX_MESSAGE >> 20);
+	} else {
+		walk_entity(&w, &ph, m->body, m->body + m->body_len, 0, "", 1, 1, 0);
+	}
 	int plain = 0;
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].role == ROLE_PLAIN)

@@ -34,6 +34,10 @@
 #define MIME_MAX_DEPTH 32       /* nesting of multiparts and message/rfc822 */
 #define MIME_MAX_PARTS 1000     /* leaves recorded per message */
 #define MIME_MAX_DEFECTS 64     /* further defects are counted in one line */
+#define MIME_MAX_REFS 1000      /* References kept: the first and the last 999 */
+#define MIME_MAX_HEADERS 10000  /* fields kept; past it, only the first of each field read */
+#define MIME_MAX_TEXT ((size_t)16 << 20)    /* bytes of readable text kept per message */
+#define MIME_MAX_MESSAGE ((size_t)64 << 20) /* a larger message: headers only, body not read */
 
 struct mime_msg;
 
@@ -125,7 +129,8 @@ enum mime_date_source mime_date(const struct mime_msg *m, int64_t *t_out, int *t
 
 /* Decoded, unfolded, blank-collapsed UTF-8 Subject; "" when missing. */
 const char *mime_subject(const struct mime_msg *m, size_t *len_out);
-/* From: display name ("" if none, decoded, unquoted) and address ("" if none). */
+/* From: display name ("" if none, decoded, unquoted) and address ("" if none),
+ * both UTF-8 (raw 8-bit that is not UTF-8 is read as windows-1252). */
 const char *mime_from_name(const struct mime_msg *m, size_t *len_out);
 const char *mime_from_addr(const struct mime_msg *m, size_t *len_out);
 /* The id inside List-Id's <>, or NULL. */

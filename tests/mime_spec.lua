@@ -854,3 +854,137 @@ describe("regressions found by fuzzing, continued", function()
     assert.are.equal(string.rep("\u{FFFD}", 5), s)
   end)
 end)
+
+-- Disagreements with GMime 3 that were ours (tests/differential/NOTES.md,
+-- "Fixed"). Expected values come from the RFCs, the fixtures' own bytes,
+-- mail-parser's expected parse (.json) and iconv(1).
+describe("header blocks with broken lines (RFC 5322 §2.2, §4.2)", function()
+  it("folds a line of blanks after a field (obs-FWS) instead of ending the header block", function()
+    local m = mime.parse("From: a@b.c\nCc: x@example.org,\n \t\n w@example.org\n" ..
+      "Date: Wed, 1 Jun 2016 22:00:54 +0200\nMessage-ID: <ws@x>\n\nbody\n")
+    assert.are.same({ { name = "", addr = "x@example.org" }, { name = "", addr = "w@example.org" } }, m.cc)
+    assert.are.equal("date", m.date_source)
+    assert.are.equal(epoch(2016, 6, 1, 20, 0, 54), m.date)
+    assert.are.equal("body\n", m.text)
+    assert.is_false(has_defect(m, "blank line"))
+  end)
+
+  it("reads a line of blanks right after the last field as a fold too, as GMime does", function()
+    local m = mime.parse("From: a@b.c\nSubject: s\n \t\n\nHello\n")
+    assert.are.equal("s", m.subject)
+    assert.are.equal("Hello\n", m.text)
+    m = mime.parse("From: a@b.c\nSubject: s\n \nHello\n")
+    assert.are.equal("s", m.subject)
+    assert.are.equal("Hello\n", m.text)
+    assert.is_true(has_defect(m, "no blank line"))
+  end)
+
+  it("skips a long field broken without its folding blank (MimeKit issue 358) and keeps the MIME tree", function()
+    -- MimeKit UnitTests/TestData/messages/issue358.txt (MIT, corpus mime-edge/mimekit)
+    local raw = H.fixture("broken/mimekit-issue358.eml")
+    local m = mime.parse(raw)
+    assert.are.equal(raw_header(raw, "subject"), m.subject)
+    local types = {}
+    for _, p in ipairs(m.parts) do types[#types + 1] = p.type end
+    assert.are.same({ "text/plain", "text/html" }, types)
+    -- the text/plain alternative is the quoted-printable line "Test headers"
+    assert.are.equal("Test headers", (m.text:gsub("%s+$", "")))
+    assert.is_true(has_defect(m, "1 line in the headers neither field nor fold"))
+  end)
+
+  it("reads fields that follow continuation lines which lost their blanks", function()
+    local m = mime.parse("From: a@b.c\nReceived: from x\n(using TLSv1.3)\nby mx; Thu, 12 Feb 2026 12:21:04 +0000\n" ..
+      "Subject: kept\nMessage-ID: <u@x>\n\nbody\n")
+    assert.are.equal("kept", m.subject)
+    assert.are.equal("u@x", m.message_id)
+    assert.are.equal(4, #m.header_list)
+    assert.are.equal("body\n", m.text)
+    assert.is_true(has_defect(m, "2 lines in the headers"))
+  end)
+
+  it("recovers the Date after a broken Cc in patchwork/fuzz/base64err.mbox", function()
+    local raw = H.read(FIX .. "patchwork/fuzz/base64err.mbox")
+    local m = mime.parse(raw)
+    assert.are.equal(",  1 Jun 2016 22:00:54 +02", m.headers.date)
+    assert.are.equal("date", m.date_source)
+    local body = raw:match("\n\n(.*)$")   -- what follows the first empty line
+    assert.are.equal(body:sub(1, 40), m.text:sub(1, 40))
+  end)
+
+  it("still starts the body at a line that no field follows, or at a boundary line", function()
+    local m = mime.parse("From: a@b.c\nSubject: s\nHi,\nhttps://example.org/x\n\nbye\n")
+    assert.are.equal("Hi,\nhttps://example.org/x\n\nbye\n", m.text)
+    m = mime.parse("Content-Type: multipart/mixed; boundary=x\nFrom: a@b.c\n--x\n" ..
+      "Content-Type: text/plain\n\nhi\n--x--\n")
+    assert.are.equal("hi", m.text)   -- the line break before a delimiter is its own (RFC 2046 §5.1.1)
+    assert.is_false(has_defect(m, "neither field nor fold"))
+  end)
+end)
+
+describe("From and addresses that GMime reads better than we did", function()
+  it("prefers the angle-addr when the display name has an unbalanced quote (patchwork/fuzz/dateheader.mbox)", function()
+    local m = mime.parse('From: eph S. M" <jom>\nTo: "Smith <s@example.org>\n\nb\n')
+    assert.are.equal("eph S. M", m.from_name)
+    assert.are.equal("jom", m.from_addr)
+    assert.are.equal("s@example.org", m.to[1].addr)
+  end)
+
+  it("never returns raw non-UTF-8 bytes in a name or an address (patchwork/fuzz/date-too-long.mbox)", function()
+    local m = mime.parse(H.read(FIX .. "patchwork/fuzz/date-too-long.mbox"))
+    -- From:\xC7eph S. M" <jom>
+    assert.are.equal(iconv("\xC7eph S. M", "WINDOWS-1252"), m.from_name)
+    assert.are.equal("jom", m.from_addr)
+    m = mime.parse("From: \xC7eph@example.org\nTo: j\xC3\xBCrgen@example.org, <\xE9t\xE9@example.org>\n\nb\n")
+    assert.are.equal(iconv("\xC7eph@example.org", "WINDOWS-1252"), m.from_addr)
+    assert.are.equal("j\xC3\xBCrgen@example.org", m.to[1].addr)    -- UTF-8 kept (RFC 6532)
+    assert.are.equal(iconv("\xE9t\xE9@example.org", "WINDOWS-1252"), m.to[2].addr)
+    assert.is_true(has_defect(m, "address is not UTF%-8"))
+  end)
+
+  it("keeps a quoted display name that starts with a blank (notmuch threading-ghost-root: \" via RT\")", function()
+    local m = mime.parse('From: " via RT" <rt@example.org>\n\nb\n')
+    assert.are.equal("via RT", m.from_name)
+    -- a name longer than the stack buffer is copied from the heap (ASan watches)
+    local long = string.rep("x", 300)
+    m = mime.parse('From: "  ' .. long .. '" <l@example.org>\nTo: " ' .. long .. '" <t@example.org>\n\nb\n')
+    assert.are.equal(long, m.from_name)
+    assert.are.equal(long, m.to[1].name)
+  end)
+
+  it("keeps a quoted filename that starts with a blank, trimmed", function()
+    local m = mime.parse("From: a@b.c\nContent-Type: multipart/mixed; boundary=B\n\n--B\n\nhi\n--B\n" ..
+      "Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=\" notes.txt\"\n\n" ..
+      "xx\n--B--\n")
+    assert.are.equal("notes.txt", m.parts[2].filename)
+  end)
+end)
+
+describe("multipart structure that GMime reads better than we did", function()
+  it("splits on a quoted boundary with a space, folded in the header (mail-parser thirdparty/012)", function()
+    -- mail-parser resources/eml/thirdparty/012 (a Dovecot test mail, MIT: COPYING)
+    local exp = read_json(FIX .. "mail-parser/thirdparty-012.json")
+    local ct = exp.parts[1].headers[4].value.ContentType
+    assert.are.equal("foo bar", ct.attributes[1].value)
+    local m = mime.parse(H.read(FIX .. "mail-parser/thirdparty-012.eml"))
+    local paths = {}
+    for _, p in ipairs(m.parts) do paths[#paths + 1] = p.path .. " " .. p.type end
+    assert.are.same({ "1 text/x-myown", "2.1 text/html", "2.2 text/plain" }, paths)
+    local sub = exp.parts[3].body.Message
+    assert.are.equal(sub.parts[sub.text_body[1] + 1].body.Text, m.text)
+    assert.is_false(has_defect(m, "no body parts"))
+  end)
+
+  it("reads a multipart holding only its close delimiter as empty, not as text (cpython msg_42)", function()
+    local m = mime.parse(H.read(FIX .. "cpython-email/msg_42.txt"))
+    assert.are.equal("Stuff\n", m.text)
+    assert.are.equal(1, #m.parts)
+    assert.is_true(has_defect(m, "multipart/mixed in part 2 has no body parts"))
+    assert.is_false(has_defect(m, "read as text/plain"))
+  end)
+
+  it("prefers a non-empty alternative to an empty text/plain one", function()
+    local m = mime.parse("From: a@b.c\nContent-Type: multipart/alternative; boundary=A\n\n" ..
+      "--A\nContent-Type: text/plain\n\n\n--A\nContent-Type: text/html\n\n<p>Only here</p>\n--A--\n")
+    assert.are.equal("Only here", (m.text:gsub("%s+$", "")))
+  end)
+end)

@@ -377,26 +377,42 @@ local function unthreaded_clusters(facts)
   for _, k in ipairs(order) do
     local list = by_key[k]
     table.sort(list, function(a, b) return earlier(a.base, b.base) end)
-    local open = {}   -- clusters still accepting parts
+    -- Clusters in the order they were opened, which is the order of their
+    -- first parts' dates: those from head on are within the window of the
+    -- part at hand. A cluster takes each n, and one cover, once; free[n] is
+    -- the first cluster from head on without n, so that many parts with one
+    -- n at one time cost n log n, not n^2. An undated part joins none and
+    -- leads one that none can join.
+    local open, head, free = {}, 1, {}
     for _, f in ipairs(list) do
-      local placed = false
-      for _, c in ipairs(open) do
-        local first = c.first
-        local close = f.base.date and first.base.date and f.base.date - first.base.date <= M.UNTHREADED_WINDOW
-        local clash = (f.covered and c.covered)
-        for n in pairs(f.ns) do if c.ns[n] then clash = true end end
-        if close and not clash then
-          c.list[#c.list + 1] = f
-          for n in pairs(f.ns) do c.ns[n] = true end
-          c.covered = c.covered or f.covered
-          placed = true
-          break
+      local d = f.base.date
+      if d then
+        while head <= #open and d - open[head].first.base.date > M.UNTHREADED_WINDOW do
+          head = head + 1
         end
-      end
-      if not placed then
-        local ns = {}
-        for n in pairs(f.ns) do ns[n] = true end
-        open[#open + 1] = { first = f, list = { f }, ns = ns, covered = f.covered }
+        local want = {}
+        for n in pairs(f.ns) do want[#want + 1] = n end
+        if f.covered then want[#want + 1] = "cover" end
+        local i = head
+        for _, n in ipairs(want) do
+          local j = math.max(free[n] or 1, head)
+          while j <= #open and open[j].ns[n] do j = j + 1 end
+          free[n] = j
+          i = math.max(i, j)
+        end
+        local function clash(c)
+          for _, n in ipairs(want) do if c.ns[n] then return true end end
+          return false
+        end
+        while i <= #open and clash(open[i]) do i = i + 1 end
+        local c = open[i]
+        if c then
+          c.list[#c.list + 1] = f
+        else
+          c = { first = f, list = { f }, ns = {} }
+          open[#open + 1] = c
+        end
+        for _, n in ipairs(want) do c.ns[n] = true end
       end
     end
     for _, c in ipairs(open) do
@@ -610,11 +626,40 @@ local function patch_overlap(a, b)
   return hit / math.min(#a, #b)
 end
 
-local function same_series(s, o)
-  if not s.author_addr or s.author_addr ~= o.author_addr then return false end
-  if (s.project or "") ~= (o.project or "") then return false end
-  if M.title_key(s.title) == M.title_key(o.title) then return true end
-  return patch_overlap(s.patch_titles or {}, o.patch_titles or {}) >= 0.5
+-- Candidates for earlier versions, per sender address and project: entries
+-- {g=, key=title key, i=position}, newest version first, then newest date,
+-- then first in GROUPS (the order the choice below wants).
+local function version_candidates(groups)
+  local by, entry = {}, {}
+  for i, g in ipairs(groups) do
+    local s = g.series
+    if s and s.author_addr and not s.branches then
+      local k = s.author_addr .. "\0" .. (s.project or "")
+      by[k] = by[k] or {}
+      local e = { g = g, key = M.title_key(s.title), i = i }
+      table.insert(by[k], e)
+      entry[g] = { list = by[k], e = e }
+    end
+  end
+  for _, list in pairs(by) do
+    table.sort(list, function(a, b)
+      local sa, sb = a.g.series, b.g.series
+      if sa.version ~= sb.version then return sa.version > sb.version end
+      if (sa.date or 0) ~= (sb.date or 0) then return (sa.date or 0) > (sb.date or 0) end
+      return a.i < b.i
+    end)
+  end
+  return entry
+end
+
+-- The first entry of LIST (sorted as above) with a version below V.
+local function first_below(list, v)
+  local lo, hi = 1, #list + 1
+  while lo < hi do
+    local mid = (lo + hi) // 2
+    if list[mid].g.series.version < v then hi = mid else lo = mid + 1 end
+  end
+  return lo
 end
 
 --- series.link_versions(groups, lookup)
@@ -626,18 +671,19 @@ end
 -- and sets group.series.previous = {version=, id=, date=, url_id=} (url_id:
 -- the Message-ID to link) and, on a group found among groups,
 -- series.next = {version=, id=}. Backports are not linked. Returns groups.
+-- Candidates are looked at newest first and the first match wins, so a
+-- sender's many series with one subject cost n log n, not n^2.
 function M.link_versions(groups, lookup)
+  local cands = version_candidates(groups)
   for _, g in ipairs(groups) do
-    local s = g.series
-    if s and s.author_addr and not s.branches and s.version > 1 then
+    local s, c = g.series, cands[g]
+    if c and s.version > 1 then
       local best
-      for _, o in ipairs(groups) do
-        local os_ = o.series
-        if o ~= g and os_ and not os_.branches and os_.version < s.version and same_series(s, os_) then
-          if not best or os_.version > best.series.version
-            or (os_.version == best.series.version and (os_.date or 0) > (best.series.date or 0)) then
-            best = o
-          end
+      for j = first_below(c.list, s.version), #c.list do
+        local o = c.list[j]
+        if o.key == c.e.key or patch_overlap(s.patch_titles or {}, o.g.series.patch_titles or {}) >= 0.5 then
+          best = o.g
+          break
         end
       end
       if best then

@@ -21,18 +21,22 @@
  *           "none" on either side when there is no date.
  *  body     the readable text. GMime side: the same selection policy as
  *           ours, applied to GMime's tree: text/plain (and text/x-patch,
- *           text/x-diff, text/ leaves named *.patch / *.diff) leaves that are not
- *           Content-Disposition: attachment, all children of a multipart
- *           except multipart/alternative, where the plainest child is read
- *           (text/plain, then a nested multipart, then text/html), message/rfc822 bodies
- *           recursed into; each leaf decoded with g_mime_text_part_get_text,
- *           parts joined with a LF. GMime has no HTML-to-text converter, so
- *           a message whose selection contains a text/html part is not
- *           compared ("body not compared: html"). Both sides normalised:
- *           CRLF/CR -> LF, trailing blanks per line, leading and trailing
- *           blank lines. GMime does not decode format=flowed (RFC 3676), so
- *           a message with a flowed text part is compared flow-insensitively
- *           (all whitespace and '>' removed on both sides).
+ *           text/x-diff, text/ leaves named *.patch / *.diff) leaves that
+ *           are not Content-Disposition: attachment, all children of a
+ *           multipart except multipart/alternative, where the plainest
+ *           child is read (text/plain, then a nested multipart, then
+ *           text/html; a child with a blank body after all others),
+ *           message/rfc822 bodies recursed into; each leaf decoded as
+ *           g_mime_text_part_get_text does (part_text: the same steps, but
+ *           keeping the length, since that function's C string ends at the
+ *           first NUL), parts joined with a LF. GMime has no HTML-to-text
+ *           converter, so a message whose selection contains a text/html
+ *           part is not compared ("body not compared: html"). Both sides
+ *           normalised: CRLF/CR -> LF, trailing blanks per line, leading
+ *           and trailing blank lines, NUL bytes dropped. GMime does not
+ *           decode format=flowed (RFC 3676), so a message with a flowed text
+ *           part is compared flow-insensitively (all whitespace and '>'
+ *           removed on both sides).
  *
  * Prints per field agreement rate and counts, overall agreement (field
  * comparisons), and up to N (default 3) examples per disagreement kind;
@@ -130,14 +134,15 @@ static char *norm_line(const char *s, size_t n)
 }
 
 /* Body normalisation: CRLF/CR -> LF, trailing blanks per line, leading and
- * trailing blank lines. With flow_insensitive, drop all blanks and '>'. */
+ * trailing blank lines, NUL bytes dropped (the comparison is of C strings).
+ * With flow_insensitive, drop all blanks and '>'. */
 static char *norm_body(const char *s, size_t n, int flow_insensitive)
 {
 	struct sbuf b = { 0 }, line = { 0 };
 	sb_put(&b, "", 0);
 	if (flow_insensitive) {
 		for (size_t i = 0; i < n; i++)
-			if (!blank(s[i]) && s[i] != '>')
+			if (!blank(s[i]) && s[i] != '>' && s[i])
 				sb_put(&b, s + i, 1);
 		return b.p;
 	}
@@ -160,7 +165,8 @@ static char *norm_body(const char *s, size_t n, int flow_insensitive)
 				i++;
 			continue;
 		}
-		sb_put(&line, s + i, 1);
+		if (s[i])
+			sb_put(&line, s + i, 1);
 	}
 	free(line.p);
 	return b.p;
@@ -180,16 +186,68 @@ struct gtext {
 	int html, flowed;
 };
 
+/* A child whose body is only blanks (as encoded; a multipart without
+ * children): ours ranks it below every other alternative. */
+static int g_empty(GMimeObject *o)
+{
+	if (GMIME_IS_MULTIPART(o))
+		return g_mime_multipart_get_count(GMIME_MULTIPART(o)) == 0;
+	if (!GMIME_IS_PART(o))
+		return 0;
+	GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(o));
+	GMimeStream *st = w ? g_mime_data_wrapper_get_stream(w) : NULL;
+	if (!st)
+		return 1;
+	char buf[4096];
+	ssize_t n;
+	int empty = 1;
+	g_mime_stream_reset(st);
+	while (empty && (n = g_mime_stream_read(st, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			if (!blank(buf[i]))
+				empty = 0;
+	g_mime_stream_reset(st);
+	return empty;
+}
+
 static int alt_rank(GMimeObject *o)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	int full = g_empty(o) ? 0 : 4;
 	if (!ct || g_mime_content_type_is_type(ct, "text", "plain"))
-		return 3;
+		return full + 3;
 	if (g_mime_content_type_is_type(ct, "multipart", "*"))
-		return 2;
+		return full + 2;
 	if (g_mime_content_type_is_type(ct, "text", "html"))
-		return 1;
-	return 0;
+		return full + 1;
+	return full;
+}
+
+/* What g_mime_text_part_get_text returns (the decoded content through a
+ * charset filter to UTF-8 when a charset is declared), with its length: that
+ * function returns a C string, which ends at the first NUL of the text. */
+static void part_text(GMimePart *part, GMimeContentType *ct, struct sbuf *out)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	if (!content)
+		return;
+	GMimeStream *mem = g_mime_stream_mem_new();
+	const char *cs = g_mime_content_type_get_parameter(ct, "charset");
+	GMimeFilter *f = cs ? g_mime_filter_charset_new(cs, "utf-8") : NULL;
+	if (f) {
+		GMimeStream *fs = g_mime_stream_filter_new(mem);
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), f);
+		g_object_unref(f);
+		g_mime_data_wrapper_write_to_stream(content, fs);
+		g_mime_stream_flush(fs);
+		g_object_unref(fs);
+	} else {
+		g_mime_data_wrapper_write_to_stream(content, mem);
+	}
+	GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	if (ba->len)
+		sb_put(out, (const char *)ba->data, ba->len);
+	g_object_unref(mem);
 }
 
 static void g_walk(GMimeObject *o, struct gtext *g, int depth)
@@ -241,11 +299,9 @@ static void g_walk(GMimeObject *o, struct gtext *g, int depth)
 	const char *fmt = g_mime_content_type_get_parameter(ct, "format");
 	if (fmt && !g_ascii_strcasecmp(fmt, "flowed"))
 		g->flowed = 1;
-	char *t = g_mime_text_part_get_text(GMIME_TEXT_PART(o));
 	if (g->text.len && g->text.p[g->text.len - 1] != '\n')
 		sb_put(&g->text, "\n", 1);
-	sb_puts(&g->text, t);
-	g_free(t);
+	part_text(GMIME_PART(o), ct, &g->text);
 }
 
 /* ---- reporting ----------------------------------------------------------- */
