@@ -548,30 +548,26 @@ static long usage_count(json_t *usage, const char *name)
 	return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
 }
 
-/* Judges a 2xx answer. Returns the check verdict. */
-static int judge_answer(struct llm_client *c, struct job *j, const struct http_response *res)
+int llm_read_response(const char *body, size_t len, enum llm_format asked, const char *key,
+                      struct llm_result *out, char *why, size_t whylen)
 {
-	struct llm_result *out = j->out;
 	json_error_t e;
 	json_t *root, *usage, *choice, *content, *fr, *model;
 	const char *text, *reason;
 	size_t tlen, off, jlen;
-	int found, v;
+	int found;
 
 	/* DeepSeek may send blank lines first: jansson skips leading whitespace */
-	root = json_loadb(res->body, res->body_len, 0, &e);
+	root = json_loadb(body, len, 0, &e);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return judge(j, 1, "invalid_json", "the response body is not a JSON object (%s)",
-		             root ? "another JSON value" : e.text);
+		util_fail(why, whylen, "the response body is not a JSON object (%s)",
+		          root ? "another JSON value" : e.text);
+		return LLM_READ_NOT_JSON;
 	}
 	usage = json_object_get(root, "usage");
 	out->prompt_tokens = usage_count(usage, "prompt_tokens");
 	out->completion_tokens = usage_count(usage, "completion_tokens");
-	if (out->prompt_tokens > 0)
-		c->stats.prompt_tokens += (uint64_t)out->prompt_tokens;
-	if (out->completion_tokens > 0)
-		c->stats.completion_tokens += (uint64_t)out->completion_tokens;
 	model = json_object_get(root, "model");
 	if (json_is_string(model) && !(out->model = strdup(json_string_value(model))))
 		goto oom;
@@ -579,9 +575,10 @@ static int judge_answer(struct llm_client *c, struct job *j, const struct http_r
 	if (!json_is_object(choice)) {
 		char msg[320];
 
-		error_text(res->body, res->body_len, msg, sizeof msg);
+		error_text(body, len, msg, sizeof msg);
 		json_decref(root);
-		return judge(j, 1, "bad_response", "no choices in the response: %s", msg);
+		util_fail(why, whylen, "no choices in the response: %s", msg);
+		return LLM_READ_NO_CHOICES;
 	}
 	content = json_object_get(json_object_get(choice, "message"), "content");
 	text = json_is_string(content) ? json_string_value(content) : "";
@@ -594,19 +591,20 @@ static int judge_answer(struct llm_client *c, struct job *j, const struct http_r
 	if (blank(text, tlen)) {
 		json_decref(root);
 		/* DeepSeek JSON Output may answer only blanks; a retry usually helps */
-		return judge(j, 1, "empty", "empty content%s%s", reason ? ", finish_reason " : "",
-		             reason ? reason : "");
+		util_fail(why, whylen, "empty content%s%s", reason ? ", finish_reason " : "",
+		          reason ? reason : "");
+		return LLM_READ_EMPTY;
 	}
 	if (reason && strcmp(reason, "length") == 0) {
 		json_decref(root);
-		/* once more, then accept the failure: the same limit cuts the same answer */
-		return judge(j, ++j->lengths < 2, "length", "truncated by max_tokens (finish_reason length)");
+		util_fail(why, whylen, "truncated by max_tokens (finish_reason length)");
+		return LLM_READ_LENGTH;
 	}
 	/* any other reason, known or not (content_filter, insufficient_system_resource): incomplete */
 	if (reason && strcmp(reason, "stop") != 0) {
-		v = judge(j, 1, "incomplete", "incomplete answer (finish_reason %.40s)", reason);
 		json_decref(root);
-		return v;
+		util_fail(why, whylen, "incomplete answer (finish_reason %.40s)", reason);
+		return LLM_READ_INCOMPLETE;
 	}
 	out->content = malloc(tlen + 1);
 	if (!out->content)
@@ -616,30 +614,65 @@ static int judge_answer(struct llm_client *c, struct job *j, const struct http_r
 	out->content_len = tlen;
 	json_decref(root);
 	root = NULL;
-	if (!(out->content = scrub(out->content, &out->content_len, c->key)))
+	if (!(out->content = scrub(out->content, &out->content_len, key)))
 		goto oom;
 	found = find_json(out->content, out->content_len, &off, &jlen);
 	if (found) {
 		out->json = out->content + off;
 		out->json_len = jlen;
 	}
-	out->format = found == 1 ? j->sent : LLM_TEXT;
-	if (j->sent == LLM_TEXT || found)
-		return 0;
-	/* json was asked and the content holds none: the server ignores the type (Ollama) */
+	out->format = found == 1 ? asked : LLM_TEXT;
+	if (asked == LLM_TEXT || found)
+		return LLM_READ_OK;
+	/* json was asked and the content holds none */
 	free(out->content);
 	out->content = NULL;
 	out->content_len = 0;
-	if (!c->o.no_fallback) {
-		fall_back(c, j->sent);
-		return judge(j, 2, "format", "response_format %s not honoured (the content is not JSON)",
-		             llm_format_name(j->sent));
-	}
-	return judge(j, 1, "invalid_json", "the content is not JSON although response_format %s was asked",
-	             llm_format_name(j->sent));
+	util_fail(why, whylen, "the content is not JSON although response_format %s was asked",
+	          llm_format_name(asked));
+	return LLM_READ_NO_JSON;
 oom:
 	json_decref(root);
-	return judge(j, 0, "error", "out of memory");
+	util_fail(why, whylen, "out of memory");
+	return LLM_READ_OOM;
+}
+
+/* Judges a 2xx answer. Returns the check verdict. */
+static int judge_answer(struct llm_client *c, struct job *j, const struct http_response *res)
+{
+	struct llm_result *out = j->out;
+	char why[400];
+	int r = llm_read_response(res->body, res->body_len, j->sent, c->key, out, why, sizeof why);
+
+	if (out->prompt_tokens > 0)
+		c->stats.prompt_tokens += (uint64_t)out->prompt_tokens;
+	if (out->completion_tokens > 0)
+		c->stats.completion_tokens += (uint64_t)out->completion_tokens;
+	switch (r) {
+	case LLM_READ_OK:
+		return 0;
+	case LLM_READ_NOT_JSON:
+		return judge(j, 1, "invalid_json", "%s", why);
+	case LLM_READ_NO_CHOICES:
+		return judge(j, 1, "bad_response", "%s", why);
+	case LLM_READ_EMPTY:
+		return judge(j, 1, "empty", "%s", why);
+	case LLM_READ_LENGTH:
+		/* once more, then accept the failure: the same limit cuts the same answer */
+		return judge(j, ++j->lengths < 2, "length", "%s", why);
+	case LLM_READ_INCOMPLETE:
+		return judge(j, 1, "incomplete", "%s", why);
+	case LLM_READ_NO_JSON:
+		/* the server ignores the response_format (Ollama) */
+		if (!c->o.no_fallback) {
+			fall_back(c, j->sent);
+			return judge(j, 2, "format", "response_format %s not honoured (the content is not JSON)",
+			             llm_format_name(j->sent));
+		}
+		return judge(j, 1, "invalid_json", "%s", why);
+	default:
+		return judge(j, 0, "error", "%s", why);
+	}
 }
 
 /*

@@ -132,6 +132,29 @@ void llm_client_free(struct llm_client *client);
 int llm_complete(struct llm_client *client, const struct llm_request *reqs, size_t n,
                  struct llm_result *res_out, char *err, size_t errlen);
 
+/* What llm_read_response makes of an answer. */
+enum llm_read {
+	LLM_READ_OK,          /* content (and json, when there is an object) set */
+	LLM_READ_NOT_JSON,    /* the body is not a JSON object */
+	LLM_READ_NO_CHOICES,  /* no choices[0] object */
+	LLM_READ_EMPTY,       /* blank content */
+	LLM_READ_LENGTH,      /* finish_reason "length" */
+	LLM_READ_INCOMPLETE,  /* another finish_reason than "stop" */
+	LLM_READ_NO_JSON,     /* a JSON level was asked and the content holds no object */
+	LLM_READ_OOM,
+};
+
+/*
+ * Reads the body of a 2xx chat-completions answer into OUT (zeroed, or
+ * cleared with llm_result_clear): usage, model, finish_reason, and on
+ * LLM_READ_OK the content with KEY (NULL = none) redacted, and the JSON
+ * object found in it. ASKED is the response_format level that was sent.
+ * Returns an enum llm_read; WHY says what was wrong. What llm_complete does
+ * with each outcome (retry, fall back, fail) is described above.
+ */
+int llm_read_response(const char *body, size_t len, enum llm_format asked, const char *key,
+                      struct llm_result *out, char *why, size_t whylen);
+
 /* Frees what RES owns and zeroes it; NULL does nothing. */
 void llm_result_clear(struct llm_result *res);
 
