@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages listdigest builds and runs with and, with
 # --test, those its test suite needs too (busted, a real public-inbox server,
 # python3 for the suite's fault-injecting HTTP servers, the sqlite3
-# command the store specs inspect files with).
+# command the store specs inspect files with, valgrind for make test-valgrind,
+# libgmime-3.0-dev for the differential test against GMime).
 # Does nothing when they are all present; installs them when run as root;
 # otherwise names what is missing and fails.
 set -eu
@@ -11,7 +12,7 @@ PKGS="gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev lua-lpeg
       libcurl4-openssl-dev libxml2-dev zlib1g-dev libsqlite3-dev libjansson-dev"
 if [ "${1:-}" = --test ]; then
 	PKGS="$PKGS lua-busted public-inbox git python3 python3-aiosmtpd sqlite3 libxml2-utils
-	      chromium fonts-wqy-zenhei ca-certificates"
+	      chromium fonts-wqy-zenhei ca-certificates valgrind libgmime-3.0-dev"
 fi
 
 missing=""

@@ -409,7 +409,7 @@ describe("compact.thread arguments", function()
 end)
 
 describe("compaction of the sample week", function()
-  it("makes the patch series at least 4 times smaller, fast", function()
+  it("makes the patch series at least 4 times smaller, fast #timing", function()
     local raw, compacted, n = 0, 0, 0
     local t0 = os.clock()
     for _, t in ipairs(ctx.threads) do
