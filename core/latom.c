@@ -11,6 +11,7 @@
 
 #include "atom.h"
 #include "modules.h"
+#include "lutil.h"
 
 #define FEED_MT "listdigest.atom.feed"
 
@@ -25,14 +26,6 @@ static int feed_gc(lua_State *L)
 	atom_free(lf->feed);
 	lf->feed = NULL;
 	return 0;
-}
-
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-	if (v) {
-		lua_pushstring(L, v);
-		lua_setfield(L, -2, k);
-	}
 }
 
 /*
@@ -62,25 +55,24 @@ static int l_parse(lua_State *L)
 	}
 	feed = lf->feed;
 	lua_createtable(L, 0, 3);
-	set_str(L, "title", feed->title);
-	set_str(L, "updated", feed->updated);
+	lutil_set_str(L, "title", feed->title);
+	lutil_set_str(L, "updated", feed->updated);
 	lua_createtable(L, (int)feed->n_entries, 0);
 	for (size_t i = 0; i < feed->n_entries; i++) {
 		const struct atom_entry *e = &feed->entries[i];
 
 		lua_createtable(L, 0, 8);
-		set_str(L, "message_id", e->message_id);
-		set_str(L, "href", e->href);
-		set_str(L, "title", e->title);
-		set_str(L, "updated", e->updated);
+		lutil_set_str(L, "message_id", e->message_id);
+		lutil_set_str(L, "href", e->href);
+		lutil_set_str(L, "title", e->title);
+		lutil_set_str(L, "updated", e->updated);
 		if (e->updated_t != INT64_MIN) {
-			lua_pushinteger(L, (lua_Integer)e->updated_t);
-			lua_setfield(L, -2, "updated_t");
+			lutil_set_int(L, "updated_t", (lua_Integer)e->updated_t);
 		}
-		set_str(L, "in_reply_to", e->in_reply_to);
+		lutil_set_str(L, "in_reply_to", e->in_reply_to);
 		lua_createtable(L, 0, 2);
-		set_str(L, "name", e->author_name);
-		set_str(L, "email", e->author_email);
+		lutil_set_str(L, "name", e->author_name);
+		lutil_set_str(L, "email", e->author_email);
 		lua_setfield(L, -2, "author");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}

@@ -11,20 +11,9 @@
 
 #include "compact.h"
 #include "modules.h"
+#include "lutil.h"
 
-#define BOX_MT "listdigest.compact.result"
-
-struct box {
-	struct compact_result *r;
-};
-
-static int box_gc(lua_State *L)
-{
-	struct box *b = luaL_checkudata(L, 1, BOX_MT);
-	compact_free(b->r);
-	b->r = NULL;
-	return 0;
-}
+static void free_result(void *r) { compact_free(r); }
 
 /* compact.tokens(s) -> integer: the estimate of compact.h (an ASCII byte is
  * 1/4 token, another non-CJK character 1/2, a CJK character 1; rounded up). */
@@ -168,13 +157,12 @@ static int l_thread(lua_State *L)
 		lua_pop(L, 2);   /* segments, msg */
 	}
 
-	struct box *b = lua_newuserdatauv(L, sizeof *b, 0);
-	b->r = NULL;
-	luaL_setmetatable(L, BOX_MT);
+	struct lutil_box *b = lutil_box(L, free_result);
+	struct compact_result *r;
 	char err[128];
-	if (compact_thread(msgs, n, &o, &b->r, err, sizeof err) < 0)
+	if (compact_thread(msgs, n, &o, &r, err, sizeof err) < 0)
 		return luaL_error(L, "compact.thread: %s", err);
-	const struct compact_result *r = b->r;
+	b->p = r;
 
 	lua_createtable(L, 0, 4);
 	lua_createtable(L, (int)r->n, 0);
@@ -187,41 +175,32 @@ static int l_thread(lua_State *L)
 		lua_pop(L, 1);
 		lua_pushlstring(L, m->text, m->len);
 		lua_setfield(L, -2, "text");
-		lua_pushinteger(L, (lua_Integer)m->tokens);
-		lua_setfield(L, -2, "tokens");
-		lua_pushinteger(L, (lua_Integer)m->raw_tokens);
-		lua_setfield(L, -2, "raw_tokens");
+		lutil_set_int(L, "tokens", (lua_Integer)m->tokens);
+		lutil_set_int(L, "raw_tokens", (lua_Integer)m->raw_tokens);
 		lua_pushboolean(L, m->truncated);
 		lua_setfield(L, -2, "truncated");
 		lua_createtable(L, 0, 4);
 		static const char *const names[COMPACT_DROP_N] = { "quote", "diff", "signature",
 								   "footer" };
 		for (int d = 0; d < COMPACT_DROP_N; d++) {
-			lua_pushinteger(L, (lua_Integer)m->dropped[d]);
-			lua_setfield(L, -2, names[d]);
+			lutil_set_int(L, names[d], (lua_Integer)m->dropped[d]);
 		}
 		lua_setfield(L, -2, "dropped");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_setfield(L, -2, "messages");
-	lua_pushinteger(L, (lua_Integer)r->tokens);
-	lua_setfield(L, -2, "tokens");
-	lua_pushinteger(L, (lua_Integer)r->raw_tokens);
-	lua_setfield(L, -2, "raw_tokens");
+	lutil_set_int(L, "tokens", (lua_Integer)r->tokens);
+	lutil_set_int(L, "raw_tokens", (lua_Integer)r->raw_tokens);
 	lua_createtable(L, (int)r->nchunks, 0);
 	for (size_t c = 0; c < r->nchunks; c++) {
 		lua_createtable(L, 0, 3);
-		lua_pushinteger(L, (lua_Integer)r->chunks[c].first + 1);
-		lua_setfield(L, -2, "first");
-		lua_pushinteger(L, (lua_Integer)r->chunks[c].last + 1);
-		lua_setfield(L, -2, "last");
-		lua_pushinteger(L, (lua_Integer)r->chunks[c].tokens);
-		lua_setfield(L, -2, "tokens");
+		lutil_set_int(L, "first", (lua_Integer)r->chunks[c].first + 1);
+		lutil_set_int(L, "last", (lua_Integer)r->chunks[c].last + 1);
+		lutil_set_int(L, "tokens", (lua_Integer)r->chunks[c].tokens);
 		lua_rawseti(L, -2, (lua_Integer)c + 1);
 	}
 	lua_setfield(L, -2, "chunks");
-	compact_free(b->r);
-	b->r = NULL;
+	lutil_box_release(b);
 	return 1;
 }
 
@@ -271,33 +250,19 @@ int luaopen_listdigest_compact(lua_State *L)
 		{ "quote_known", l_quote_known },
 		{ NULL, NULL },
 	};
-	if (luaL_newmetatable(L, BOX_MT)) {
-		lua_pushcfunction(L, box_gc);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
 	luaL_newlib(L, fns);
 	struct compact_opts o;
 	compact_opts_default(&o);
 	lua_createtable(L, 0, 7);
-	lua_pushinteger(L, (lua_Integer)o.budget);
-	lua_setfield(L, -2, "budget");
-	lua_pushinteger(L, (lua_Integer)o.diff_lines);
-	lua_setfield(L, -2, "diff_lines");
-	lua_pushinteger(L, (lua_Integer)o.diff_budget);
-	lua_setfield(L, -2, "diff_budget");
-	lua_pushinteger(L, (lua_Integer)o.diff_share);
-	lua_setfield(L, -2, "diff_share");
-	lua_pushinteger(L, (lua_Integer)o.diff_min);
-	lua_setfield(L, -2, "diff_min");
-	lua_pushinteger(L, (lua_Integer)o.context_lines);
-	lua_setfield(L, -2, "context_lines");
-	lua_pushinteger(L, (lua_Integer)o.quote_lines);
-	lua_setfield(L, -2, "quote_lines");
-	lua_pushinteger(L, (lua_Integer)o.header_tokens);
-	lua_setfield(L, -2, "header_tokens");
-	lua_pushinteger(L, (lua_Integer)o.known_percent);
-	lua_setfield(L, -2, "known_percent");
+	lutil_set_int(L, "budget", (lua_Integer)o.budget);
+	lutil_set_int(L, "diff_lines", (lua_Integer)o.diff_lines);
+	lutil_set_int(L, "diff_budget", (lua_Integer)o.diff_budget);
+	lutil_set_int(L, "diff_share", (lua_Integer)o.diff_share);
+	lutil_set_int(L, "diff_min", (lua_Integer)o.diff_min);
+	lutil_set_int(L, "context_lines", (lua_Integer)o.context_lines);
+	lutil_set_int(L, "quote_lines", (lua_Integer)o.quote_lines);
+	lutil_set_int(L, "header_tokens", (lua_Integer)o.header_tokens);
+	lutil_set_int(L, "known_percent", (lua_Integer)o.known_percent);
 	lua_setfield(L, -2, "defaults");
 	return 1;
 }

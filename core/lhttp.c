@@ -330,22 +330,16 @@ static void push_code(lua_State *L, const char *code)
 static void push_response(lua_State *L, const struct http_response *res)
 {
 	lua_createtable(L, 0, 7);
-	lua_pushinteger(L, res->status);
-	lua_setfield(L, -2, "status");
+	lutil_set_int(L, "status", res->status);
 	lua_createtable(L, 0, (int)(res->nheaders < 64 ? res->nheaders : 64));
-	for (size_t i = 0; i < res->nheaders; i++) {  /* the last value wins */
-		lua_pushstring(L, res->headers[i].value);
-		lua_setfield(L, -2, res->headers[i].name);
-	}
+	for (size_t i = 0; i < res->nheaders; i++)  /* the last value wins */
+		lutil_set_str(L, res->headers[i].name, res->headers[i].value);
 	lua_setfield(L, -2, "headers");
 	lua_pushlstring(L, res->body ? res->body : "", res->body_len);
 	lua_setfield(L, -2, "body");
-	lua_pushstring(L, res->url ? res->url : "");
-	lua_setfield(L, -2, "url");
-	lua_pushinteger(L, res->attempts);
-	lua_setfield(L, -2, "attempts");
-	lua_pushstring(L, res->http_version ? res->http_version : "1.1");
-	lua_setfield(L, -2, "http_version");
+	lutil_set_str(L, "url", res->url ? res->url : "");
+	lutil_set_int(L, "attempts", res->attempts);
+	lutil_set_str(L, "http_version", res->http_version ? res->http_version : "1.1");
 	lua_pushnumber(L, res->elapsed);
 	lua_setfield(L, -2, "elapsed");
 }
@@ -496,12 +490,10 @@ static int l_perform(lua_State *L)
 	for (size_t i = 0; i < n; i++) {
 		if (r->res[i].error) {
 			lua_createtable(L, 0, 3);
-			lua_pushstring(L, r->res[i].error);
-			lua_setfield(L, -2, "error");
+			lutil_set_str(L, "error", r->res[i].error);
 			push_code(L, r->res[i].code);
 			lua_setfield(L, -2, "code");
-			lua_pushinteger(L, r->res[i].attempts);
-			lua_setfield(L, -2, "attempts");
+			lutil_set_int(L, "attempts", r->res[i].attempts);
 		} else {
 			push_response(L, &r->res[i]);
 		}
@@ -517,14 +509,10 @@ static int l_stats(lua_State *L)
 
 	http_client_stats(check_client(L, 1), &s);
 	lua_createtable(L, 0, 4);
-	lua_pushinteger(L, (lua_Integer)s.requests);
-	lua_setfield(L, -2, "requests");
-	lua_pushinteger(L, (lua_Integer)s.retries);
-	lua_setfield(L, -2, "retries");
-	lua_pushinteger(L, (lua_Integer)s.bytes_received);
-	lua_setfield(L, -2, "bytes_received");
-	lua_pushinteger(L, (lua_Integer)s.bytes_sent);
-	lua_setfield(L, -2, "bytes_sent");
+	lutil_set_int(L, "requests", (lua_Integer)s.requests);
+	lutil_set_int(L, "retries", (lua_Integer)s.retries);
+	lutil_set_int(L, "bytes_received", (lua_Integer)s.bytes_received);
+	lutil_set_int(L, "bytes_sent", (lua_Integer)s.bytes_sent);
 	return 1;
 }
 

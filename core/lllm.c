@@ -285,15 +285,12 @@ static void push_result(lua_State *L, const struct llm_result *res, int decode)
 		long v = strtol(res->code, &end, 10);
 
 		lua_createtable(L, 0, 3);
-		lua_pushstring(L, res->error);
-		lua_setfield(L, -2, "error");
+		lutil_set_str(L, "error", res->error);
 		if (*res->code && !*end)
-			lua_pushinteger(L, v);
+			lutil_set_int(L, "code", v);
 		else
-			lua_pushstring(L, res->code);
-		lua_setfield(L, -2, "code");
-		lua_pushinteger(L, res->attempts);
-		lua_setfield(L, -2, "attempts");
+			lutil_set_str(L, "code", res->code);
+		lutil_set_int(L, "attempts", res->attempts);
 		return;
 	}
 	lua_createtable(L, 0, 7);
@@ -305,28 +302,16 @@ static void push_result(lua_State *L, const struct llm_result *res, int decode)
 		lua_call(L, 1, 1);
 		lua_setfield(L, -2, "json");
 	}
-	lua_pushstring(L, llm_format_name(res->format));
-	lua_setfield(L, -2, "format");
+	lutil_set_str(L, "format", llm_format_name(res->format));
 	lua_createtable(L, 0, 2);
-	if (res->prompt_tokens >= 0) {
-		lua_pushinteger(L, res->prompt_tokens);
-		lua_setfield(L, -2, "prompt_tokens");
-	}
-	if (res->completion_tokens >= 0) {
-		lua_pushinteger(L, res->completion_tokens);
-		lua_setfield(L, -2, "completion_tokens");
-	}
+	if (res->prompt_tokens >= 0)
+		lutil_set_int(L, "prompt_tokens", res->prompt_tokens);
+	if (res->completion_tokens >= 0)
+		lutil_set_int(L, "completion_tokens", res->completion_tokens);
 	lua_setfield(L, -2, "usage");
-	if (res->finish_reason) {
-		lua_pushstring(L, res->finish_reason);
-		lua_setfield(L, -2, "finish_reason");
-	}
-	lua_pushinteger(L, res->attempts);
-	lua_setfield(L, -2, "attempts");
-	if (res->model) {
-		lua_pushstring(L, res->model);
-		lua_setfield(L, -2, "model");
-	}
+	lutil_set_str(L, "finish_reason", res->finish_reason);
+	lutil_set_int(L, "attempts", res->attempts);
+	lutil_set_str(L, "model", res->model);
 }
 
 /*
@@ -388,18 +373,12 @@ static int l_stats(lua_State *L)
 
 	llm_client_stats(check_client(L, 1), &s);
 	lua_createtable(L, 0, 6);
-	lua_pushinteger(L, (lua_Integer)s.requests);
-	lua_setfield(L, -2, "requests");
-	lua_pushinteger(L, (lua_Integer)s.retries);
-	lua_setfield(L, -2, "retries");
-	lua_pushinteger(L, (lua_Integer)s.prompt_tokens);
-	lua_setfield(L, -2, "prompt_tokens");
-	lua_pushinteger(L, (lua_Integer)s.completion_tokens);
-	lua_setfield(L, -2, "completion_tokens");
-	lua_pushinteger(L, (lua_Integer)s.failed);
-	lua_setfield(L, -2, "failed");
-	lua_pushinteger(L, (lua_Integer)s.fallbacks);
-	lua_setfield(L, -2, "fallbacks");
+	lutil_set_int(L, "requests", (lua_Integer)s.requests);
+	lutil_set_int(L, "retries", (lua_Integer)s.retries);
+	lutil_set_int(L, "prompt_tokens", (lua_Integer)s.prompt_tokens);
+	lutil_set_int(L, "completion_tokens", (lua_Integer)s.completion_tokens);
+	lutil_set_int(L, "failed", (lua_Integer)s.failed);
+	lutil_set_int(L, "fallbacks", (lua_Integer)s.fallbacks);
 	return 1;
 }
 

@@ -642,7 +642,8 @@ static int judge_answer(struct llm_client *c, struct job *j, const struct http_r
 {
 	struct llm_result *out = j->out;
 	char why[400];
-	int r = llm_read_response(res->body, res->body_len, j->sent, c->key, out, why, sizeof why);
+	int r = llm_read_response(res->body, res->body_len, j->sent, c->key, out, why,
+	                          sizeof why);
 
 	if (out->prompt_tokens > 0)
 		c->stats.prompt_tokens += (uint64_t)out->prompt_tokens;

@@ -13,39 +13,7 @@
 #include "modules.h"
 #include "date.h"
 #include "segment.h"
-
-#define BOX_MT "listdigest.mime.box"
-
-/* Owns one C object until freed; __gc frees it if an error unwound us. */
-struct box {
-	void *p;
-	void (*free)(void *);
-};
-
-static int box_gc(lua_State *L)
-{
-	struct box *b = luaL_checkudata(L, 1, BOX_MT);
-	if (b->p && b->free)
-		b->free(b->p);
-	b->p = NULL;
-	return 0;
-}
-
-static struct box *push_box(lua_State *L, void (*fn)(void *))
-{
-	struct box *b = lua_newuserdatauv(L, sizeof *b, 0);
-	b->p = NULL;
-	b->free = fn;
-	luaL_setmetatable(L, BOX_MT);
-	return b;
-}
-
-static void box_release(struct box *b)
-{
-	if (b->p && b->free)
-		b->free(b->p);
-	b->p = NULL;
-}
+#include "lutil.h"
 
 static void free_msg(void *p) { mime_free(p); }
 static void free_segs(void *p) { segment_free(p); }
@@ -61,8 +29,7 @@ static void push_segments(lua_State *L, const char *text, const struct segment *
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		lua_createtable(L, 0, 2);
-		lua_pushstring(L, segment_kind_name(segs[i].kind));
-		lua_setfield(L, -2, "kind");
+		lutil_set_str(L, "kind", segment_kind_name(segs[i].kind));
 		lua_pushlstring(L, text + segs[i].off, segs[i].len);
 		lua_setfield(L, -2, "text");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -72,13 +39,13 @@ static void push_segments(lua_State *L, const char *text, const struct segment *
 /* A decoded header value, pushed. The malloc'ed copy lives in a box. */
 static void push_decoded(lua_State *L, const struct mime_header *h)
 {
-	struct box *b = push_box(L, free);
+	struct lutil_box *b = lutil_box(L, free);
 	size_t n = 0;
 	b->p = mime_header_decode(h->value, h->value_len, &n);
 	if (!b->p)
 		luaL_error(L, "out of memory decoding a header");
 	lua_pushlstring(L, b->p, n);
-	box_release(b);
+	lutil_box_release(b);
 	lua_remove(L, -2);
 }
 
@@ -87,10 +54,8 @@ static void push_addresses(lua_State *L, const struct mime_address *a, size_t n)
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		lua_createtable(L, 0, 2);
-		lua_pushstring(L, a[i].name);
-		lua_setfield(L, -2, "name");
-		lua_pushstring(L, a[i].addr);
-		lua_setfield(L, -2, "addr");
+		lutil_set_str(L, "name", a[i].name);
+		lutil_set_str(L, "addr", a[i].addr);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 }
@@ -118,7 +83,7 @@ static int l_parse(lua_State *L)
 			body = lua_toboolean(L, -1);
 		lua_pop(L, 1);   /* keeps from_line anchored below */
 	}
-	struct box *b = push_box(L, free_msg);
+	struct lutil_box *b = lutil_box(L, free_msg);
 	char err[160];
 	struct mime_msg *m = NULL;
 	if (mime_parse_mbox(raw, len, from_line, flen, body ? 0 : MIME_HEADERS_ONLY, &m, err,
@@ -222,8 +187,7 @@ static int l_parse(lua_State *L)
 		for (size_t i = 0; i < ns; i++) {
 			const struct segment *sg = mime_segment_at(m, i);
 			lua_createtable(L, 0, 2);
-			lua_pushstring(L, segment_kind_name(sg->kind));
-			lua_setfield(L, -2, "kind");
+			lutil_set_str(L, "kind", segment_kind_name(sg->kind));
 			lua_pushlstring(L, text + sg->off, sg->len);
 			lua_setfield(L, -2, "text");
 			lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -234,24 +198,12 @@ static int l_parse(lua_State *L)
 		for (size_t i = 0; i < np; i++) {
 			const struct mime_part *pt = mime_part_at(m, i);
 			lua_createtable(L, 0, 6);
-			lua_pushstring(L, pt->type);
-			lua_setfield(L, -2, "type");
-			if (pt->charset) {
-				lua_pushstring(L, pt->charset);
-				lua_setfield(L, -2, "charset");
-			}
-			if (pt->filename) {
-				lua_pushstring(L, pt->filename);
-				lua_setfield(L, -2, "filename");
-			}
-			if (pt->disposition) {
-				lua_pushstring(L, pt->disposition);
-				lua_setfield(L, -2, "disposition");
-			}
-			lua_pushinteger(L, (lua_Integer)pt->size);
-			lua_setfield(L, -2, "size");
-			lua_pushstring(L, pt->path ? pt->path : "");
-			lua_setfield(L, -2, "path");
+			lutil_set_str(L, "type", pt->type);
+			lutil_set_str(L, "charset", pt->charset);
+			lutil_set_str(L, "filename", pt->filename);
+			lutil_set_str(L, "disposition", pt->disposition);
+			lutil_set_int(L, "size", (lua_Integer)pt->size);
+			lutil_set_str(L, "path", pt->path ? pt->path : "");
 			lua_rawseti(L, -2, (lua_Integer)i + 1);
 		}
 		lua_setfield(L, msg, "parts");
@@ -271,7 +223,7 @@ static int l_parse(lua_State *L)
 	lua_setfield(L, msg, "defects");
 	lua_pushinteger(L, (lua_Integer)len);
 	lua_setfield(L, msg, "size");
-	box_release(b);
+	lutil_box_release(b);
 	return 1;
 }
 
@@ -311,7 +263,7 @@ static int l_segment(lua_State *L)
 {
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
-	struct box *b = push_box(L, free_segs);
+	struct lutil_box *b = lutil_box(L, free_segs);
 	struct segment *segs;
 	size_t n;
 	char err[128];
@@ -319,7 +271,7 @@ static int l_segment(lua_State *L)
 		return luaL_error(L, "mime.segment: %s", err);
 	b->p = segs;
 	push_segments(L, s, segs, n);
-	box_release(b);
+	lutil_box_release(b);
 	return 1;
 }
 
@@ -332,11 +284,6 @@ int luaopen_listdigest_mime(lua_State *L)
 		{ "segment", l_segment },
 		{ NULL, NULL },
 	};
-	if (luaL_newmetatable(L, BOX_MT)) {
-		lua_pushcfunction(L, box_gc);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
 	luaL_newlib(L, fns);
 	return 1;
 }

@@ -14,6 +14,7 @@
 
 #include "modules.h"
 #include "store.h"
+#include "lutil.h"
 
 #define STORE_MT "listdigest.store.store"
 #define ROWS_MT "listdigest.store.rows"     /* anchors a struct store_rows */
@@ -394,8 +395,7 @@ static int l_raw(lua_State *L)
 static void set_opt_string(lua_State *L, const char *k, const char *v)
 {
 	if (v) {
-		lua_pushstring(L, v);
-		lua_setfield(L, -2, k);
+		lutil_set_str(L, k, v);
 	}
 }
 
@@ -407,15 +407,12 @@ static void push_rows(lua_State *L, const struct store_rows *rows)
 		const struct store_message *m = &rows->v[i];
 
 		lua_createtable(L, 0, 7);
-		lua_pushstring(L, m->message_id);
-		lua_setfield(L, -2, "message_id");
+		lutil_set_str(L, "message_id", m->message_id);
 		if (m->has_date) {
-			lua_pushinteger(L, (lua_Integer)m->date);
-			lua_setfield(L, -2, "date");
+			lutil_set_int(L, "date", (lua_Integer)m->date);
 		}
 		if (m->has_received) {
-			lua_pushinteger(L, (lua_Integer)m->received);
-			lua_setfield(L, -2, "received");
+			lutil_set_int(L, "received", (lua_Integer)m->received);
 		}
 		set_opt_string(L, "subject", m->subject);
 		set_opt_string(L, "from", m->from);
@@ -721,7 +718,6 @@ int luaopen_listdigest_store(lua_State *L)
 	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 	luaL_newlib(L, funcs);
-	lua_pushinteger(L, STORE_SCHEMA_VERSION);
-	lua_setfield(L, -2, "schema_version");
+	lutil_set_int(L, "schema_version", STORE_SCHEMA_VERSION);
 	return 1;
 }

@@ -12,6 +12,7 @@
 
 #include "modules.h"
 #include "thread.h"
+#include "lutil.h"
 
 #define FOREST_MT "listdigest.thread.forest"
 
@@ -234,16 +235,13 @@ static int l_build(lua_State *L)
 			lua_pushboolean(L, 1);
 			lua_setfield(L, -2, "ghost");
 		} else {
-			lua_pushinteger(L, (lua_Integer)nd->item + 1);
-			lua_setfield(L, -2, "index");
+			lutil_set_int(L, "index", (lua_Integer)nd->item + 1);
 		}
 		if (nd->has_date) {
-			lua_pushinteger(L, (lua_Integer)nd->date);
-			lua_setfield(L, -2, "date");
+			lutil_set_int(L, "date", (lua_Integer)nd->date);
 		}
 		if (nd->parent == THREAD_NONE) {
-			lua_pushinteger(L, (lua_Integer)nd->thread + 1);
-			lua_setfield(L, -2, "thread");
+			lutil_set_int(L, "thread", (lua_Integer)nd->thread + 1);
 		}
 		lua_newtable(L);
 		lua_setfield(L, -2, "children");

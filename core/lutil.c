@@ -20,3 +20,44 @@ void lutil_check_keys(lua_State *L, int idx, const char *const *names, const cha
 		lua_pop(L, 1);
 	}
 }
+
+void lutil_set_int(lua_State *L, const char *k, lua_Integer v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, k);
+}
+
+void lutil_set_str(lua_State *L, const char *k, const char *v)
+{
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, k);
+}
+
+#define BOX_MT "listdigest.box"
+
+void lutil_box_release(struct lutil_box *b)
+{
+	if (b->p && b->free)
+		b->free(b->p);
+	b->p = NULL;
+}
+
+static int box_gc(lua_State *L)
+{
+	lutil_box_release(luaL_checkudata(L, 1, BOX_MT));
+	return 0;
+}
+
+struct lutil_box *lutil_box(lua_State *L, void (*free_fn)(void *))
+{
+	struct lutil_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+
+	b->p = NULL;
+	b->free = free_fn;
+	if (luaL_newmetatable(L, BOX_MT)) {
+		lua_pushcfunction(L, box_gc);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_setmetatable(L, -2);
+	return b;
+}
