@@ -216,7 +216,7 @@ describe("review.analyse on kvmarm 2021-W11", function()
     local r = review.analyse(find(threads, "[PATCH][stable-4.{4, 9, 14, 19}]").messages)
     assert.equal("applied", r.state)
     assert.equal("Greg KH <gregkh@linuxfoundation.org>", r.applied.by)
-    assert.equal("Queued up everywhere else, and also the other backports you sent,", r.applied.text)
+    assert.equal("Queued up everywhere else, and also the other backports you sent, thanks.", r.applied.text)
     assert.is_nil(r.applied.where)
     assert.equal(0, r.counts.reviewed_by)
     assert.is_true(#r.mismatched > 0)
@@ -335,7 +335,7 @@ describe("review.analyse: applied detection", function()
       { "Thanks, applied.", nil },
       { "Applied, thanks!", nil },
       { "Queued, thanks.", nil },
-      { "Queued for 5.13.", nil },
+      { "Queued for 5.13.", "5.13" },
       { "Pushed to kvmarm/next.", "kvmarm/next" },
       { "Picked up into kvm-arm64/misc, thanks.", "kvm-arm64/misc" },
       { "Merged into kvmarm/next", "kvmarm/next" },
@@ -366,7 +366,7 @@ describe("review.analyse: applied detection", function()
     assert.same({ "1234567890abcdef", "fedcba0987654321" }, r.applied.commits)
   end)
 
-  it("is not fooled by testers, questions, quotes or the author", function()
+  it("is not fooled by testers, questions, quotes or the author's own branch", function()
     for _, text in ipairs({
       "Applied on top of v5.17-rc1, I see a splat at boot.",
       "Applied this series and tested it on my Juno, works fine.",
@@ -380,7 +380,10 @@ describe("review.analyse: applied detection", function()
     local quoted = applied("", REVIEWER, { segments = { { kind = "quote", text = "> Applied to next, thanks!" },
                                                       { kind = "text", text = "Is this in -rc3?" } } })
     assert.is_nil(quoted.applied)
-    assert.is_nil(applied("Applied to kvmarm/next, thanks!", AUTHOR).applied)
+    -- an author who maintains the tree applies their own patch; their
+    -- pushes and picks are about their own branch
+    assert.equal("kvmarm/next", applied("Applied to kvmarm/next, thanks!", AUTHOR).applied.where)
+    assert.is_nil(applied("Pushed to my branch, thanks.", AUTHOR).applied)
   end)
 
   it("reads own text from msg.text when a message has no segments, skipping '>' lines and the signature", function()

@@ -390,7 +390,7 @@ describe("series on kvmarm 2022-W04", function()
       repo = "git://git.kernel.org/pub/scm/linux/kernel/git/kvmarm/kvmarm.git",
       ref = "tags/kvmarm-fixes-5.17-1", tag = "kvmarm-fixes-5.17-1",
       base = "1c53a1ae36120997a82f936d044c71075852e521", head = "278583055a237270fac70518275ba877bf9e4013",
-      reply = { by = "Paolo Bonzini <pbonzini@redhat.com>", verdict = "pulled",
+      reply = { by = "Paolo Bonzini <pbonzini@redhat.com>", verdict = "pulled", text = "Pulled, thanks.",
                 id = "8a78eca4-79b2-e183-f01a-6f56124bfdeb@redhat.com" },
     }, g.pull)
     assert.matches("pulled by Paolo Bonzini", series.describe(g), 1, true)

@@ -379,7 +379,7 @@ function M.run(opts)
     local category, rule = rules_mod.classify(rules, t.facts)
     if not category then return nil, rule, 1 end
     t.category, t.rule = category, rule
-    t.review = review.analyse(t.messages, { applied_patterns = rules.applied_patterns,
+    t.review = review.analyse(t.messages, { applied_patterns = rules.applied_patterns, pull = t.pull ~= nil,
                                             newer_version = t.series ~= nil and t.series.next ~= nil })
     t.status = M.status(t.review)
   end

@@ -4,6 +4,8 @@
 -- review state. Pure Lua over parsed messages (listdigest.pipeline's tables);
 -- it does not group series or know about other entries: the pipeline says
 -- whether a newer version exists (opts.newer_version).
+local outcome = require "listdigest.outcome"
+
 local M = {}
 
 -- Trailer kinds we collect from follow-ups, by lower-case key.
@@ -102,107 +104,6 @@ local function sender_matches(tr, msg)
     return true
   end
   return false
-end
-
----------------------------------------------------------------------------
--- Applied detection. Only own (unquoted) lines of follow-ups by someone
--- other than the author of the patch they answer. A line counts when
---   * it starts with Applied/Queued/Pushed/Picked up/Merged and then is bare
---     ("Applied."), or says thanks, or names a target ("to X", "into X",
---     "the series to X", "up everywhere else", "for 5.13"); or
---   * it says "Thanks, applied", "applied, thanks", "queued (up), thanks",
---     "now queued" anywhere; or
---   * it is patchwork-bot's "This series/patch was applied to X" (the applier
---     is the "by Name <addr>:" line after it); or
---   * a rules pattern (opts.applied_patterns) matches;
--- and it has none of the tester/question words in NOT_MAINTAINER ("test",
--- "on top of", "locally", "?", "fail", ...). Greg's stable bot mails
--- ('Patch "X" has been added to the 4.14-stable tree') count by subject.
--- "Pulled, thanks" answers a pull request: reported as pulled, not applied.
----------------------------------------------------------------------------
-
--- Words that mark a tester or a question, not a maintainer taking a patch
--- ("Applied on top of v5.17-rc1, I see ...", "Applied it and tested").
-local NOT_MAINTAINER = { "test", "on top of", "locally", "cleanly", "boot", "fail", "i see", "?",
-                         "doesn't", "does not", "didn't", "did not", "can't", "cannot", "not applied" }
-
-local function maintainer_tone(l)
-  local low = l:lower()
-  for _, w in ipairs(NOT_MAINTAINER) do
-    if low:find(w, 1, true) then return false end
-  end
-  return true
-end
-
--- The branch part of "to <where>, thanks!": up to a comma, "!", " thanks",
--- or the end, without a trailing full stop.
-local function clean_where(s)
-  if not s then return nil end
-  s = s:gsub("%s*[,;!].*$", ""):gsub("%s+[Tt]hanks.*$", ""):gsub("%s+[Tt]hank you.*$", "")
-  s = trim(s):gsub("[.:]+$", "")
-  return s ~= "" and s or nil
-end
-
-local START_WORDS = { "applied", "queued", "pushed", "picked up", "picked", "merged" }
-
--- Whether a trimmed own line says "applied" in a maintainer's voice; returns
--- where (or false when not given) on a match, nil otherwise.
-local function applied_line(l)
-  local low = l:lower()
-  if not maintainer_tone(l) then return nil end
-  -- patchwork-bot: "This series was applied to riscv/linux.git (for-next)"
-  local pw = l:match("^This series was applied to (.-):?$") or l:match("^This patch was applied to (.-):?$")
-  if pw then return clean_where(pw) or false end
-  -- "Thanks, applied" / "Applied, thanks" / "now queued up, thanks!" anywhere
-  if low:find("^thanks?,? applied") or low:find("^thanks?,? queued") or low:find("^thanks?,? picked up")
-      or low:find("applied,? thanks") or low:find("queued,? thanks") or low:find("queued up,? thanks")
-      or low:find("now queued") then
-    return clean_where(l:match("[Aa]pplied to (.-)$") or l:match("[Qq]ueued to (.-)$")
-      or l:match("[Qq]ueued up to (.-)$")) or false
-  end
-  for _, w in ipairs(START_WORDS) do
-    if low:sub(1, #w) == w and not low:sub(#w + 1, #w + 1):match("%a") then
-      local rest = low:sub(#w + 1)
-      local rest_orig = l:sub(#w + 1)
-      -- bare: "Applied." "Queued!" "Merged"
-      if rest:match("^%s*[.!]*%s*$") then return false end
-      if rest:find("thank", 1, true) then
-        return clean_where(rest_orig:match("^.-%f[%a][Tt][Oo]%s+(.-)$") or rest_orig:match("^.-%f[%a]into%s+(.-)$")) or false
-      end
-      -- "to X" / "into X" / "up everywhere else", optionally after "the
-      -- series", "both patches", "it", "all": "Applied the series to kvmarm/next"
-      local where = rest_orig:match("^%s+to%s+(.+)$") or rest_orig:match("^%s+into%s+(.+)$")
-        or rest_orig:match("^%s+[%a%s%d/,-]-%f[%a]to%s+(.+)$") or rest_orig:match("^%s+[%a%s%d/,-]-%f[%a]into%s+(.+)$")
-      if where then
-        -- "Applied the fix to the vgic code ..." prose: only short lines
-        if #l <= 100 then return clean_where(where) or false end
-        return nil
-      end
-      if rest:match("^ up") or rest:match("^ for ") then
-        return false
-      end
-      return nil
-    end
-  end
-  return nil
-end
-
--- Hex commit ids after the applied line: "commit: <sha>", ".../c/<sha>",
--- "commit <sha>", "?id=<sha>".
-local function commit_ids(lines, from, out)
-  local seen = {}
-  for i = from, #lines do
-    local l = lines[i]
-    for _, pat in ipairs({ "[Cc]ommit:?%s+(%x+)", "/c/(%x+)", "/commit/%?id=(%x+)", "[?;&]id=(%x+)" }) do
-      for sha in l:gmatch(pat) do
-        if #sha >= 7 and #sha <= 40 and not seen[sha] then
-          seen[sha] = true
-          out[#out + 1] = sha
-        end
-      end
-    end
-  end
-  return out
 end
 
 ---------------------------------------------------------------------------
@@ -346,9 +247,11 @@ analyse(messages, opts) -> r
 
 messages: every parsed message of one report entry (pipeline tables with
 segments, parent_id, subj). opts (optional): applied_patterns = { Lua
-pattern, ... } matched against each own, trimmed line of a follow-up (a
-capture, when the pattern has one, is where it was applied; an invalid
-pattern raises), newer_version = bool.
+pattern, ... } matched against each own sentence of a follow-up after
+listdigest.outcome's built-in forms (a capture, when the pattern has one,
+is where it was applied; an invalid pattern raises), pull = the entry is
+a pull request (every report in a reply is then "pulled"), newer_version =
+bool.
 
 r = {
   trailers = { {kind=, who=, name=, addr=, by_id=, by=, on_id=, on_n=, on_version=, scope="patch"|"series", date=}, ... },
@@ -439,35 +342,27 @@ function M.analyse(messages, opts)
             end
           end
         end
-        for i, raw in ipairs(lines) do
-          local l = trim(raw)
-          local where = applied_line(l)
-          local text = l
-          if where == nil then
-            for _, pat in ipairs(opts.applied_patterns or {}) do
-              local s, _, cap = l:find(pat)
-              if s then where = clean_where(cap) or false break end
-            end
-          end
-          if where ~= nil then
-            applied_hits[#applied_hits + 1] = {
-              by = m.from, id = m.message_id, where = where or nil, text = text, date = m.date,
-              commits = commit_ids(lines, i + 1, {}), on_id = on and on.message_id, on_n = on and on.subj.n,
-            }
-            break
-          end
-          if not pulled and l:match("^[Pp]ulled") and maintainer_tone(l) then
-            pulled = { by = m.from, id = m.message_id, text = l }
-          end
-        end
-        -- Greg's stable bot: 'Patch "X" has been added to the 4.14-stable tree'
-        local tree = (m.subject or ""):match('^[Pp]atch ".*" has been added to the (%S+) tree$')
-        if tree then
-          applied_hits[#applied_hits + 1] = {
-            by = m.from, id = m.message_id, where = tree, text = m.subject, date = m.date, commits = {},
-            on_id = on and on.message_id, on_n = on and on.subj.n,
-          }
-        end
+      end
+      -- what the reply says happened (listdigest.outcome): an author may
+      -- apply their own series, never push or pick it
+      local hit = outcome.scan(m, { by_author = own, pull = opts.pull, patterns = opts.applied_patterns })
+      -- Greg's stable bot: 'Patch "X" has been added to the 4.14-stable tree'
+      local tree = (m.subject or ""):match('^[Pp]atch ".*" has been added to the (%S+) tree$')
+      if tree then
+        hit = { kind = "applied", where = tree, text = m.subject, commits = hit and hit.commits or {} }
+      end
+      if hit and hit.kind == "pulled" then
+        pulled = pulled or { by = m.from, id = m.message_id, text = hit.text, where = hit.where, date = m.date }
+      elseif hit then
+        -- patchwork-bot names the applier: "... applied to X by Name <addr>:"
+        applied_hits[#applied_hits + 1] = {
+          by = hit.form == "bot" and hit.text:match("%sby%s+(.-%S)%s*:?%s*$") or m.from, id = m.message_id,
+          where = hit.where, text = hit.text, date = m.date, commits = hit.commits,
+          on_id = on and on.message_id, on_n = on and on.subj.n,
+        }
+      end
+
+      if not own then
         -- change requests
         for _, raw in ipairs(lines) do
           if change_request(raw) then
@@ -482,19 +377,6 @@ function M.analyse(messages, opts)
     end
   end
 
-  -- patchwork-bot names the applier on the line after: "by Name <addr>:"
-  for _, hit in ipairs(applied_hits) do
-    local m = by_id[hit.id]
-    if m and hit.text:match("^This %a+ was applied to") then
-      local lines = own_lines(m)
-      for i, l in ipairs(lines) do
-        if trim(l) == hit.text and lines[i + 1] then
-          local who = trim(lines[i + 1]):match("^by (.-):?$")
-          if who then hit.by = who end
-        end
-      end
-    end
-  end
   by_date(applied_hits)
   if applied_hits[1] then
     local a = applied_hits[1]

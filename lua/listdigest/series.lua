@@ -4,6 +4,8 @@
 -- re-rolls), which earlier version it follows, and what a GIT PULL asks for.
 -- It never splits a conversation and never reads the network or the store:
 -- the pipeline passes a lookup for versions outside the week.
+local outcome = require "listdigest.outcome"
+
 local M = {}
 
 -- Rule names, as `listdigest threads` prints them.
@@ -264,21 +266,6 @@ function M.parse_pull(m)
   return nil
 end
 
-local VERDICTS = { pulled = true, merged = true, applied = true, queued = true }
-
--- The verdict a maintainer's reply gives on a pull: a line of its own text
--- that starts with (or is "Thanks, ...") pulled / merged / applied / queued.
-local function pull_verdict(m)
-  for line in own_text(m, { text = true }):gmatch("[^\n]+") do
-    local l = line:lower()
-    local w = l:match("^%s*(%a+)")
-    if w and VERDICTS[w] then return w end
-    w = l:match("^%s*thanks?,?%s+(%a+)") or l:match("^%s*thank you,?%s+(%a+)")
-    if w and VERDICTS[w] then return w end
-  end
-  return nil
-end
-
 local function find_pull(g, lead)
   local s = lead.subj
   local looks = s.tags["GIT PULL"] or s.tags.PULL
@@ -292,9 +279,10 @@ local function find_pull(g, lead)
   end
   table.sort(replies, earlier)
   for _, m in ipairs(replies) do
-    local v = pull_verdict(m)
-    if v then
-      pull.reply = { by = m.from or m.from_addr, verdict = v, id = m.message_id }
+    local hit = outcome.scan(m, { pull = true })
+    if hit then
+      pull.reply = { by = m.from or m.from_addr, verdict = hit.verb, id = m.message_id, where = hit.where,
+                     text = hit.text }
       break
     end
   end
