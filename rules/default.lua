@@ -35,9 +35,14 @@
 --                         (formatted entries), category, title.
 --   layout       string   report layout name ("markdown"), --format overrides
 --   large_thread integer  a thread with more messages is "large" in the stats
---   applied_patterns {string}  extra Lua patterns (matched against a
---                         maintainer's own reply lines) that mean "applied";
---                         a capture names where ("^Merged to (%S+)")
+--   applied_patterns {string}  extra Lua patterns, tried on each sentence
+--                         of a reply's own text after the built-in forms
+--                         (listdigest.outcome, README "Review state"), that
+--                         mean "applied" ("pulled" on a pull request); a
+--                         capture names where ("^Landed in ([%w%.%-/]+)")
+--   attention_after_days number  a series with no reply from anyone but its
+--                         author or robots this many days after its newest
+--                         version is listed under "needs attention" (5)
 --   prices       {["model"] = {prompt = N, completion = N}}  US dollars per
 --                         million tokens, for the report's cost estimate
 --                         (LISTDIGEST_LLM_PRICE="prompt,completion" overrides)
@@ -99,6 +104,7 @@ return {
   language = "en",
   layout = "markdown",
   large_thread = 20,
+  attention_after_days = 5,
 
   -- List prices (USD per million tokens, as published in 2025; they drift:
   -- override in your rules or with LISTDIGEST_LLM_PRICE). A model not listed

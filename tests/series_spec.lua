@@ -20,6 +20,7 @@ local function load(path, lookup)
   info.box:close()
   local groups = series.group(threads)
   series.link_versions(groups, lookup)
+  series.supersede(groups, series.version_index(msgs), math.huge)
   return groups, threads, msgs
 end
 
@@ -53,9 +54,11 @@ describe("series.group on patchwork's series fixtures", function()
   -- Fixtures where we deliberately differ from patchwork, because a JWZ
   -- conversation is never split (a v2 or a stray patch sent as a reply stays
   -- in the conversation it replied to, and is reported inside it):
+  -- A v2 posted as a reply into v1 leads the entry (v1 is its history),
+  -- so the entry's own cover and patches are v2's.
   local DEVIATES = {
-    ["bugs-nocover"] = { { 1, 2 } },               -- v2 1/2, 2/2 are re-rolls inside v1
-    ["revision-threaded-to-cover"] = { { 1, 2, 3 } }, -- the v2 cover + patches: re-rolls inside v1
+    ["bugs-nocover"] = { { 3, 4 } },               -- v2 1/2, 2/2 lead; v1 is history
+    ["revision-threaded-to-cover"] = { { 4, 5, 6 } }, -- the v2 cover + patches lead; v1 is history
     ["bugs-unnumbered"] = { { 1, 2 } },            -- "This is an orphaned patch!" stays, uncounted
   }
 
@@ -94,17 +97,18 @@ describe("series.group on patchwork's series fixtures", function()
     end
   end
 
-  it("keeps a v2 sent as a reply into v1 in v1's entry, as re-rolls", function()
+  it("leads v1's entry with a whole v2 sent as a reply into it, v1 as its history", function()
     local groups = load(FIX .. "patchwork/bugs-nocover.mbox")
     assert.are.equal(1, #groups)
     local s = groups[1].series
-    assert.are.equal(1, s.version)
-    assert.are.same({
-      { n = 1, version = 2, id = "1473633055-10316-2-git-send-email-stephenfinucane@gmail.com" },
-      { n = 2, version = 2, id = "1473633055-10316-3-git-send-email-stephenfinucane@gmail.com" },
-    }, s.rerolls)
+    assert.are.same({ 2, 2, 2 }, { s.version, s.present, s.total })
+    assert.are.equal("1473633055-10316-2-git-send-email-stephenfinucane@gmail.com", s.patches[1])
+    assert.are.same({}, s.rerolls)
     assert.are.same({ 1, 2 }, s.versions)
+    assert.are.same({ { version = 1, id = s.history[1].id, date = s.history[1].date, present = 2, total = 2 } },
+                    s.history)
     assert.are.equal(4, #groups[1].messages)
+    assert.matches("follows v1 in the same conversation", series.describe(groups[1]), 1, true)
   end)
 
   it("merges two unthreaded [net,v2,n/2] patches of one sender sent 8 minutes apart", function()
@@ -135,7 +139,9 @@ describe("series.group on patchwork's series fixtures", function()
       assert.are.equal(2, v2.series.version)
       assert.are.equal(1, v2.series.previous.version)
       assert.are.equal("1473632524-8585-1-git-send-email-stephenfinucane@gmail.com", v2.series.previous.url_id)
-      assert.are.equal(2, v1.series.next.version)
+      assert.are.equal(2, v1.series.superseded_by.version)
+      assert.are.equal(v2.series.cover or v2.series.patches[1], v1.series.superseded_by.id)
+      assert.is_nil(v2.series.superseded_by)
     end
   end)
 
@@ -387,6 +393,7 @@ describe("series on kvmarm 2022-W04", function()
     local g = by_id(groups, "20220128101245.506715-1-maz@kernel.org")
     assert.is_nil(g.series)
     assert.are.same({
+      id = "20220128101245.506715-1-maz@kernel.org",
       repo = "git://git.kernel.org/pub/scm/linux/kernel/git/kvmarm/kvmarm.git",
       ref = "tags/kvmarm-fixes-5.17-1", tag = "kvmarm-fixes-5.17-1",
       base = "1c53a1ae36120997a82f936d044c71075852e521", head = "278583055a237270fac70518275ba877bf9e4013",

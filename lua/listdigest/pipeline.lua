@@ -10,6 +10,7 @@ local summarize = require "listdigest.summarize"
 local review = require "listdigest.review"
 local series_mod = require "listdigest.series"
 local timeutil = require "listdigest.timeutil"
+local attention = require "listdigest.attention"
 
 local M = {}
 
@@ -138,9 +139,16 @@ end
 -- The title a thread is known by: its root's subject, else (root missing) the
 -- earliest message's subject without reply prefixes.
 local function thread_title(t)
-  if t.series and t.series.cover then
+  if t.pull then
+    if t.pull.subject then return t.pull.subject end
     for _, m in ipairs(t.messages) do
-      if m.message_id == t.series.cover then return m.subject end
+      if m.message_id == t.pull.id then return m.subject end
+    end
+  end
+  local lead = t.series and (t.series.cover or (t.series.history and t.series.base_id))
+  if lead then
+    for _, m in ipairs(t.messages) do
+      if m.message_id == lead then return m.subject end
     end
   end
   if t.root and not t.root_missing then return t.root.subject end
@@ -158,7 +166,7 @@ end
 --[[
 facts(t, list) -> the table rules match on (see rules/default.lua):
   title (no tags, no Re:), subject (the thread's title as shown), tags (union over the thread's non-reply mails, or its first
-  mail's when all are replies), prefixes, version, series = {version=, total=,
+  mail's when all are replies; a pull request, as listdigest.series found it, has ["GIT PULL"] and no series), prefixes, version, series = {version=, total=,
   cover=} or nil, stable = {...} or nil, autosel, paths, messages (summaries),
   participants, list.
 ]]
@@ -179,6 +187,10 @@ function M.facts(t, list)
   local autosel, version, total = s.autosel, s.version, s.total
   local cover = (s.n == 0 and not s.reply) and lead.message_id or nil
   local any_patch = tags.PATCH
+  if t.pull then
+    -- listdigest.series knows it is a pull request, whatever patches ride along
+    tags["GIT PULL"], any_patch, total, version, cover = true, false, nil, nil, nil
+  end
   if t.series then
     -- listdigest.series knows better: merged unthreaded series, backports
     version, total = t.series.version or version, t.series.total or total
@@ -221,15 +233,47 @@ function M.msgid_path(id)
   return (id:gsub("[^%w%-%._~@!$&'()*+,;=:]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
+-- Hosts whose lists lore.kernel.org archives under the List-Id's first
+-- label (kvmarm.lists.cs.columbia.edu -> https://lore.kernel.org/kvmarm/).
+M.LORE_HOSTS = { "vger.kernel.org", "lists.linux.dev", "lists.infradead.org", "lists.ozlabs.org",
+                 "lists.cs.columbia.edu", "lists.linaro.org", "lists.01.org" }
+
+--[[
+list_of_mail(msgs) -> name, lore_url | nil
+
+The list most of the in-window messages name in their List-Id: its first
+label ("linux-arm-kernel" for linux-arm-kernel.lists.infradead.org), and
+its lore.kernel.org archive when the host is one lore carries
+(M.LORE_HOSTS); nil when no message has a List-Id.
+]]
+function M.list_of_mail(msgs)
+  local count, best = {}, nil
+  for _, m in ipairs(msgs) do
+    local id = m.in_window ~= false and m.list_id and m.list_id:lower():match("^%s*([%w%.%-_]+)%s*$")
+    if id then
+      count[id] = (count[id] or 0) + 1
+      if not best or count[id] > count[best] or (count[id] == count[best] and id < best) then best = id end
+    end
+  end
+  if not best then return nil end
+  local name, host = best:match("^([^.]+)%.(.+)$")
+  if not name then return best end
+  for _, h in ipairs(M.LORE_HOSTS) do
+    if host == h then return name, "https://lore.kernel.org/" .. name .. "/" end
+  end
+  return name
+end
+
 -- The archive a message links to: the --source URL when mail came from a
--- public-inbox server, else the rules' source when it is one,
--- else nothing.
-local function archive_base(rules, spec)
+-- public-inbox server, else the rules' source when it is one, else the
+-- lore archive of the mail's List-Id (fallback), else nothing.
+local function archive_base(rules, spec, fallback)
   for _, base in ipairs({ spec, rules.source }) do
     if type(base) == "string" and base:match("^https?://") then
       return base:sub(-1) == "/" and base or base .. "/"
     end
   end
+  return fallback
 end
 
 --[[
@@ -292,8 +336,12 @@ function M.status(r)
     state = r.state, state_why = r.state_why,
     reviewed_by = r.reviewed_by, acked_by = r.acked_by, tested_by = r.tested_by,
     applied = r.applied and { by = r.applied.by, where = r.applied.where, commits = r.applied.commits,
-                              message_id = r.applied.id } or nil,
+                              message_id = r.applied.id,
+                              date = r.applied.date and timeutil.rfc3339(r.applied.date) or nil } or nil,
     pulled = r.pulled and { by = r.pulled.by, message_id = r.pulled.id } or nil,
+    superseded_by = r.superseded_by and { version = r.superseded_by.version,
+                                          message_id = r.superseded_by.message_id,
+                                          date = r.superseded_by.date } or nil,
   }
 end
 
@@ -368,7 +416,10 @@ function M.run(opts)
   local st, lookup = M.version_store(opts, rules)
   reported = series_mod.link_versions(series_mod.group(reported), lookup)
   if st then st:close() end
-  local base = archive_base(rules, opts.source)
+  series_mod.supersede(reported, series_mod.version_index(msgs), opts.window["until"])
+  -- default rules name no list: the mail's List-Id does
+  local mail_list, mail_archive = M.list_of_mail(msgs)
+  local base = archive_base(rules, opts.source, mail_archive)
   for _, t in ipairs(reported) do
     t.window_count = 0
     for _, m in ipairs(t.messages) do
@@ -380,7 +431,7 @@ function M.run(opts)
     if not category then return nil, rule, 1 end
     t.category, t.rule = category, rule
     t.review = review.analyse(t.messages, { applied_patterns = rules.applied_patterns, pull = t.pull ~= nil,
-                                            newer_version = t.series ~= nil and t.series.next ~= nil })
+                                            superseded_by = t.series and t.series.superseded_by })
     t.status = M.status(t.review)
   end
   local lang = opts.lang or rules.language or "en"
@@ -393,8 +444,12 @@ function M.run(opts)
     for _, t in ipairs(reported) do t.summary = summarize.extractive(t) end
   end
   local report = M.model(reported, {
-    rules = rules, window = opts.window, base = base, source = info, lang = lang, cost = cost,
+    rules = rules, window = opts.window, base = base, source = info, lang = lang, cost = cost, list = mail_list,
   })
+  report.attention = M.attention_model(attention.compute(reported, {
+    window = opts.window, after_days = rules.attention_after_days,
+    url = function(id) return base and id and (base .. M.msgid_path(id) .. "/") or nil end,
+  }))
   return report, { messages = msgs, threads = reported, all_threads = all, dropped = dropped, info = info }
 end
 
@@ -413,7 +468,7 @@ end
 
 -- The report model's series: version, size, what is present, the previous
 -- version (with a link), stable branches, and the b4 command that fetches it.
-function M.series_model(t, base)
+function M.series_model(t, base, earlier)
   local sr = t.series
   if not sr then
     local f = t.facts.series
@@ -426,19 +481,63 @@ function M.series_model(t, base)
     date = sr.previous.date and timeutil.rfc3339(sr.previous.date) or nil,
     url = base and sr.previous.id and (base .. M.msgid_path(sr.previous.id) .. "/") or nil,
   } or nil
+  local history
+  for _, h in ipairs(sr.history or {}) do
+    history = history or {}
+    history[#history + 1] = { version = h.version, message_id = h.id, total = h.total, present = h.present,
+                              date = h.date and timeutil.rfc3339(h.date) or nil,
+                              url = base and h.id and (base .. M.msgid_path(h.id) .. "/") or nil }
+  end
+  local newer = sr.newer and {
+    version = sr.newer.version, message_id = sr.newer.id,
+    date = sr.newer.date and timeutil.rfc3339(sr.newer.date) or nil,
+    url = base and (base .. M.msgid_path(sr.newer.id) .. "/") or nil,
+  } or nil
   return {
     version = sr.version or 1, total = sr.total or 1, present = sr.present, cover = sr.cover,
-    previous = prev, branches = sr.branches, rfc = sr.rfc or nil, resend = sr.resend or nil,
+    previous = prev, earlier = earlier, newer = newer, branches = sr.branches, rfc = sr.rfc or nil, resend = sr.resend or nil,
     project = sr.project, rerolls = sr.rerolls and #sr.rerolls > 0 and sr.rerolls or nil,
+    history = history,
     b4 = "b4 am " .. first,
   }
+end
+
+-- listdigest.attention's block with dates in RFC 3339, as the report model
+-- carries them.
+function M.attention_model(block)
+  local function fix(list)
+    for _, it in ipairs(list) do
+      if it.date then it.date = timeutil.rfc3339(it.date) end
+    end
+  end
+  for _, k in ipairs({ "applied", "pulled", "new_series", "new_versions" }) do fix(block.happened[k]) end
+  fix(block.attention)
+  return block
+end
+
+-- The versions before the previous one, as far as the report's entries
+-- link them (v10 -> v9 -> v8): {version=, message_id=, date=, url=},
+-- newest first; nil when there are none.
+local function earlier_versions(t, by_id, base)
+  local out, seen = {}, { [t] = true }
+  local p = t.series and t.series.previous and by_id[t.series.previous.id]
+  while p and not seen[p] and p.series and p.series.previous do
+    seen[p] = true
+    local pv = p.series.previous
+    out[#out + 1] = { version = pv.version, message_id = pv.id, date = pv.date and timeutil.rfc3339(pv.date) or nil,
+                      url = base and pv.id and (base .. M.msgid_path(pv.id) .. "/") or nil }
+    p = by_id[pv.id]
+  end
+  return #out > 0 and out or nil
 end
 
 -- Builds DESIGN.md's report model from the classified, summarised threads.
 function M.model(threads, ctx)
   local rules, base = ctx.rules, ctx.base
+  local by_id = {}
+  for _, t in ipairs(threads) do by_id[t.id] = t end
   local report = {
-    list = rules.list or "list",
+    list = rules.list or ctx.list or "list",
     lang = ctx.lang,
     window = { since = timeutil.rfc3339(ctx.window.since), ["until"] = timeutil.rfc3339(ctx.window["until"]) },
     generated_at = timeutil.rfc3339(timeutil.now()),
@@ -455,7 +554,7 @@ function M.model(threads, ctx)
       id = t.id, title = t.title, category = t.category, root_missing = t.root_missing,
       url = base and (base .. M.msgid_path(t.id) .. "/") or nil,
       messages = {}, participants = {},
-      series = M.series_model(t, base),
+      series = M.series_model(t, base, earlier_versions(t, by_id, base)),
       pull = t.pull and { repo = t.pull.repo, tag = t.pull.tag or t.pull.ref,
                           reply = t.pull.reply and { by = t.pull.reply.by, verdict = t.pull.reply.verdict,
                                                      message_id = t.pull.reply.id } or nil } or nil,
@@ -463,6 +562,11 @@ function M.model(threads, ctx)
       status = t.status,
       summary = t.summary,
     }
+    local sup = entry.status and entry.status.superseded_by
+    if sup then
+      sup.url = base and (base .. M.msgid_path(sup.message_id) .. "/") or nil
+      if type(sup.date) == "number" then sup.date = timeutil.rfc3339(sup.date) end
+    end
     local seen = {}
     local ordered = sorted_by_date(t.messages)
     for _, m in ipairs(ordered) do

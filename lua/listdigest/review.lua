@@ -3,7 +3,7 @@
 -- patch or cover they answer, "applied" replies from maintainers, and one
 -- review state. Pure Lua over parsed messages (listdigest.pipeline's tables);
 -- it does not group series or know about other entries: the pipeline says
--- whether a newer version exists (opts.newer_version).
+-- which newer version supersedes the entry (opts.superseded_by).
 local outcome = require "listdigest.outcome"
 
 local M = {}
@@ -218,6 +218,19 @@ local function roles(messages, by_id)
   return role
 end
 
+-- Senders that are robots, not reviewers (patterns on the address): their
+-- replies do not make a series "under review".
+M.BOTS = { "^lkp@intel%.com$", "^syzbot", "bot[+@]", "^noreply@", "^no%-reply@", "^patchwork%-bot",
+           "^pr%-tracker%-bot@", "^kernelci", "^bot@" }
+
+function M.is_bot(addr)
+  addr = (addr or ""):lower()
+  for _, p in ipairs(M.BOTS) do
+    if addr:find(p) then return true end
+  end
+  return false
+end
+
 local function same_person(a, b)
   if not a or not b then return false end
   if lower(a.from_addr) and lower(a.from_addr) == lower(b.from_addr) then return true end
@@ -242,6 +255,10 @@ local function quote(s)
   return '"' .. s .. '"'
 end
 
+-- Every state an entry can be in, most decisive first.
+M.STATES = { "applied", "pulled", "not yet pulled", "superseded", "changes requested", "acked", "reviewed",
+             "under review", "new" }
+
 --[[
 analyse(messages, opts) -> r
 
@@ -250,19 +267,26 @@ segments, parent_id, subj). opts (optional): applied_patterns = { Lua
 pattern, ... } matched against each own sentence of a follow-up after
 listdigest.outcome's built-in forms (a capture, when the pattern has one,
 is where it was applied; an invalid pattern raises), pull = the entry is
-a pull request (every report in a reply is then "pulled"), newer_version =
-bool.
+a pull request (every report in a reply is then "pulled"), superseded_by =
+{version=, id=, date=} (series.supersede's newer version posted before the
+window's end).
 
 r = {
   trailers = { {kind=, who=, name=, addr=, by_id=, by=, on_id=, on_n=, on_version=, scope="patch"|"series", date=}, ... },
   mismatched = the trailer lines of follow-ups that name someone else than the sender (not counted),
   counts = { reviewed_by=, acked_by=, tested_by=, reported_by=, suggested_by= },
   reviewed_by = { who, ... }, acked_by =, tested_by =, reported_by =, suggested_by = (unique by address, first spelling),
-  applied = nil | { by=, id=, where=, commits={...}, text=, on_id=, on_n= },
-  pulled = nil | { by=, id=, text= }   ("Pulled, thanks." on a pull request: not applied),
+  applied = nil | { by=, id=, where=, commits={...}, text=, date=, on_id=, on_n= },
+  pulled = nil | { by=, id=, text=, where=, date= }   ("Pulled, thanks." on a pull request: not applied),
+  superseded_by = nil | { version=, message_id=, date= }   (opts.superseded_by),
   change_requests = { {by=, id=, text=, on_id=, resolved=bool}, ... },
-  state = "new"|"under review"|"changes requested"|"reviewed"|"acked"|"applied",
-  state_why = text,
+  state = one of M.STATES, decided in that order of precedence by the first
+          that holds: "applied" (a reply reports it taken), for a pull
+          request "pulled" / "not yet pulled", "superseded", "changes
+          requested" (a request its author has not answered with a
+          trailer), "acked", "reviewed", "under review" (a reply from
+          someone else than the author or a robot, M.BOTS), "new",
+  state_why = the evidence: who, which mail, what they wrote,
 }
 ]]
 function M.analyse(messages, opts)
@@ -308,7 +332,7 @@ function M.analyse(messages, opts)
     if role[m] == "reply" then
       local on = anchor(m)
       local own = by_author(m, on)
-      if not own and not others then others = m end
+      if not own and not others and not M.is_bot(m.from_addr) then others = m end
       local lines = own_lines(m)
       if not own then
         for _, tr in ipairs(M.trailer_lines(table.concat(lines, "\n"))) do
@@ -379,9 +403,7 @@ function M.analyse(messages, opts)
 
   by_date(applied_hits)
   if applied_hits[1] then
-    local a = applied_hits[1]
-    a.date = nil
-    r.applied = a
+    r.applied = applied_hits[1]
   end
   r.pulled = pulled
 
@@ -402,12 +424,23 @@ function M.analyse(messages, opts)
   for _, cr in ipairs(r.change_requests) do
     if not cr.resolved then open = cr break end
   end
-  if r.applied then
+  if r.applied and not opts.pull then
     r.state = "applied"
     r.state_why = ("%s in <%s>: %s"):format(r.applied.by, r.applied.id, quote(r.applied.text))
-  elseif opts.newer_version then
-    r.state = "changes requested"
-    r.state_why = "a newer version of the series exists"
+  elseif opts.pull then
+    if r.pulled then
+      r.state = "pulled"
+      r.state_why = ("%s in <%s>: %s"):format(r.pulled.by, r.pulled.id, quote(r.pulled.text))
+    else
+      r.state = "not yet pulled"
+      r.state_why = "no reply says it was pulled"
+    end
+  elseif opts.superseded_by then
+    local n = opts.superseded_by
+    r.superseded_by = { version = n.version, message_id = n.id, date = n.date }
+    r.state = "superseded"
+    r.state_why = ("superseded by v%d <%s> of %s"):format(n.version, n.id,
+      n.date and os.date("!%Y-%m-%d", n.date) or "unknown date")
   elseif open then
     r.state = "changes requested"
     r.state_why = ("%s in <%s>: %s"):format(open.by, open.id, quote(open.text))

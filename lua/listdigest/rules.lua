@@ -164,6 +164,7 @@ end
 local FIELDS = {
   "list", "source", "list_ids", "description", "language", "glossary",
   "categories", "report_order", "prompts", "layout", "large_thread", "prices", "applied_patterns",
+  "attention_after_days",
 }
 local FIELD_SET = {}
 for _, f in ipairs(FIELDS) do FIELD_SET[f] = true end
@@ -208,6 +209,10 @@ local function validate(r, path)
   end
   if r.layout and not r.layout:match("^[%w_-]+$") then
     return nil, ("%s: layout must be a layout name such as \"markdown\" (got %s)"):format(path, qstr(r.layout))
+  end
+  if r.attention_after_days ~= nil and (type(r.attention_after_days) ~= "number" or r.attention_after_days < 0) then
+    return nil, ("%s: attention_after_days must be a number of days >= 0 (got %s)"):format(path,
+      qstr(r.attention_after_days))
   end
   if r.large_thread ~= nil and (math.type(r.large_thread) ~= "integer" or r.large_thread < 1) then
     return nil, ("%s: large_thread must be a positive integer (got %s)"):format(path, qstr(r.large_thread))
@@ -595,8 +600,9 @@ end
 -- returns a true value wins; none → r.default_category.  A match function
 -- that raises or exceeds the budget makes classify return nil and the
 -- message (file:line ... (in categories[i].match)); the caller may fall back
--- to r.default_category and report the message.  rule names what decided:
--- "categories[i] (NAME)" or "default (NAME)", for `listdigest threads`.
+-- to r.default_category and report the message.  rule names what decided,
+-- for `listdigest threads`: the name of the category whose match function
+-- returned true, or "default" (no match function did).
 function M.classify(r, t)
   if type(r) ~= "table" or type(r.categories) ~= "table" then
     error("rules.classify: expected a rules table from rules.load", 2)
@@ -607,7 +613,7 @@ function M.classify(r, t)
     if c.match then
       local ok, hit = M.call(r, ("categories[%d].match"):format(i), c.match, tc)
       if not ok then return nil, hit end
-      if hit then return c.name, ("categories[%d]"):format(i) end
+      if hit then return c.name, c.name end
     end
   end
   return r.default_category, "default"

@@ -113,9 +113,11 @@ local function series_base(t, lead)
   return nil
 end
 
--- Builds group.series from the messages (tree order: parents first), given
--- the base mail and the cover (either may be nil / the same mail).
-local function build_series(messages, base, cover)
+-- Builds one version's series from the messages (tree order: parents
+-- first), given the base mail and the cover (either may be nil / the same
+-- mail). strict: a mail without a version is v1 (the lead is a re-roll
+-- posted into the v1 conversation), not the lead's version.
+local function build_version(messages, base, cover, strict)
   local s = base.subj
   local V = s.version or 1
   local total = s.total or 1
@@ -130,6 +132,7 @@ local function build_series(messages, base, cover)
     resend = (s.tags.RESEND or s.tags.REPOST) == true,
     rfc = (s.tags.RFC or s.tags.RFT) == true,
     date = (cover or base).date,
+    base_id = base.message_id,
     versions = { V },
   }
   if s.n and s.n >= 1 and total > 1 and not cover then
@@ -152,11 +155,12 @@ local function build_series(messages, base, cover)
       local n = ms.n or (ms.total == nil and 1 or nil)
       -- an unversioned mail of the same N belongs to the cover's version
       -- ("[PATCH net-next v3 0/4]" then "[PATCH 1/4]"); of another N, it is v1
-      local v = ms.version or ((ms.total or 1) == total and V or 1)
+      local v = ms.version or ((not strict and (ms.total or 1) == total) and V or 1)
       if n and v == V then
         if n >= 1 and not info.patches[n] then
+          -- an extra "3/2" belongs to the series but is not one of its N
           info.patches[n] = m.message_id
-          info.present = info.present + 1
+          if n <= total then info.present = info.present + 1 end
         elseif n == 0 and not info.cover then
           info.cover = m.message_id
         end
@@ -166,6 +170,10 @@ local function build_series(messages, base, cover)
           seen_version[v] = true
           info.versions[#info.versions + 1] = v
         end
+      elseif n and v < V and ((ms.total or 1) == total or (ms.version and titles[ms.normalized])) then
+        -- an older version of this one: history (see build_series)
+        info.older = info.older or {}
+        info.older[#info.older + 1] = m
       elseif m ~= base and m ~= cover then
         -- another series posted inside the conversation ("[PATCH 0/2] Fixes
         -- for FWB" sent as a reply into a v5 series): listed, not counted
@@ -186,6 +194,58 @@ local function build_series(messages, base, cover)
     end
   end
   return info
+end
+
+-- Builds group.series: the newest version posted in the conversation
+-- leads (a v2 sent as a reply into the v1 thread gives the entry its
+-- title, version, b4 id and state), the older ones are its history:
+-- { {version=, id= (cover, else first patch), date=, present=, total=}, ... }
+-- oldest first.
+local function build_series(messages, base, cover)
+  local info = build_version(messages, base, cover)
+  local newest
+  for _, r in ipairs(info.rerolls) do
+    if not newest or r.version > newest.version or (r.version == newest.version and r.n < newest.n) then
+      newest = r
+    end
+  end
+  if not newest then return info end
+  local nb
+  for _, m in ipairs(messages) do
+    if m.message_id == newest.id then nb = m break end
+  end
+  local newer = build_version(messages, nb, nb.subj.n == 0 and nb or nil, true)
+  -- a partial re-roll ("[PATCH v3 2/2]" into the v2 thread) leaves v2 in
+  -- the lead, as b4 does; a whole new posting takes it
+  if not (newer.cover or newer.total == 1 or newer.complete) then return info end
+  newer.versions = info.versions
+  newer.history = {}
+  local seen = {}
+  local function add(i)
+    if not seen[i.version] then
+      seen[i.version] = true
+      newer.history[#newer.history + 1] = { version = i.version, id = i.cover or i.patches[1] or i.base_id,
+                                            date = i.date, present = i.present, total = i.total }
+    end
+  end
+  add(info)
+  for _, m in ipairs(newer.older or {}) do
+    local v = m.subj.version or 1
+    if v ~= info.version and v < newer.version then
+      add({ version = v, cover = m.subj.n == 0 and m.message_id or nil, base_id = m.message_id, date = m.date,
+            patches = {}, present = nil, total = m.subj.total or 1 })
+    end
+  end
+  table.sort(newer.history, function(a, b) return a.version < b.version end)
+  -- mails of versions between the first and the newest are history, not
+  -- another series inside the conversation
+  local kept = {}
+  for _, x in ipairs(newer.inside) do
+    if not seen[x.version or 1] then kept[#kept + 1] = x end
+  end
+  newer.inside = kept
+  newer.author, newer.author_addr = info.author or newer.author, info.author_addr or newer.author_addr
+  return newer
 end
 
 ---------------------------------------------------------------------------
@@ -266,16 +326,61 @@ function M.parse_pull(m)
   return nil
 end
 
+-- The sender address git send-email writes into its Message-IDs
+-- ("20210223205634.604221-1-eric.auger@redhat.com"), or nil.
+local function sender_in_id(id)
+  local a = (id or ""):match("^%d+%.%d+%-%d+%-([^@%s]+@[^@%s]+)$")
+  return a and a:lower() or nil
+end
+
+-- Whether a mail's subject or body asks for a pull: "[GIT PULL]",
+-- "[PULL]", "[GIT] Networking", or git request-pull's "The following
+-- changes since commit" in its own text.
+local function asks_pull(m)
+  local s = m.subj
+  if s.tags["GIT PULL"] or s.tags.PULL then return true end
+  for _, p in ipairs(s.prefixes or {}) do
+    if p == "GIT" then return true end
+  end
+  return not s.reply and own_text(m, { text = true }):find("following changes since commit", 1, true) ~= nil
+end
+
+-- The pull request a conversation is: its lead when that asks for a pull;
+-- else (the lead is a patch riding along) its earliest top-level mail that
+-- does; else, when its root never arrived, a reply to that root whose
+-- subject names a pull request ("Re: [GIT PULL] KVM/arm64 fixes for 5.9":
+-- the entry takes its title, pull.subject).
 local function find_pull(g, lead)
-  local s = lead.subj
-  local looks = s.tags["GIT PULL"] or s.tags.PULL
-  if s.reply then return nil end
-  local pull = M.parse_pull(lead)
-  if not pull and not looks then return nil end
-  pull = pull or {}
+  local present = {}
+  for _, m in ipairs(g.messages) do present[m.message_id] = true end
+  local opener, subject_from
+  if not lead.subj.reply and (asks_pull(lead) or M.parse_pull(lead)) then
+    opener = lead
+  else
+    for _, m in ipairs(g.messages) do
+      if not m.subj.reply and not present[m.parent_id or ""] and asks_pull(m)
+          and (not opener or earlier(m, opener)) then
+        opener = m
+      end
+    end
+    if not opener and g.root_missing then
+      for _, m in ipairs(g.messages) do
+        if m.subj.reply and m.parent_id == g.id and asks_pull(m) and (not opener or earlier(m, opener)) then
+          opener, subject_from = m, m
+        end
+      end
+    end
+  end
+  if not opener then return nil end
+  local pull = (not subject_from and M.parse_pull(opener)) or {}
+  if subject_from then pull.subject = subject_from.subject:gsub("^%s*[Rr][Ee]:%s*", "") end
+  pull.id = not subject_from and opener.message_id or nil
+  -- the requester: the opener's sender, or for an absent root the sender
+  -- its git send-email Message-ID names
+  local requester = subject_from and (sender_in_id(g.id) or "") or addr(opener)
   local replies = {}
   for _, m in ipairs(g.messages) do
-    if m ~= lead and addr(m) ~= addr(lead) then replies[#replies + 1] = m end
+    if (subject_from or m ~= opener) and addr(m) ~= requester then replies[#replies + 1] = m end
   end
   table.sort(replies, earlier)
   for _, m in ipairs(replies) do
@@ -657,8 +762,7 @@ end
 -- lookup(author_addr, title, version) -> {id=, version=, date=} | nil (an
 -- earlier version, e.g. from the store; lookup may be nil),
 -- and sets group.series.previous = {version=, id=, date=, url_id=} (url_id:
--- the Message-ID to link) and, on a group found among groups,
--- series.next = {version=, id=}. Backports are not linked. Returns groups.
+-- the Message-ID to link). Backports are not linked. Returns groups.
 -- Candidates are looked at newest first and the first match wins, so a
 -- sender's many series with one subject cost n log n, not n^2.
 function M.link_versions(groups, lookup)
@@ -678,14 +782,188 @@ function M.link_versions(groups, lookup)
         local bs = best.series
         s.previous = { version = bs.version, id = best.id, date = bs.date,
                        url_id = bs.cover or bs.patches[1] or best.id }
-        if not bs.next or bs.next.version > s.version then
-          bs.next = { version = s.version, id = g.id }
-        end
       elseif lookup then
         local r = lookup(s.author_addr, s.title, s.version)
         if r and r.version and r.version < s.version then
           s.previous = { version = r.version, id = r.id, date = r.date, url_id = r.id }
         end
+      end
+    end
+  end
+  return groups
+end
+
+---------------------------------------------------------------------------
+-- Newer versions: superseded series
+---------------------------------------------------------------------------
+
+-- The project prefix of a subject ("kvmtool", "net-next"), "" for none.
+local function project_of(subj)
+  for _, p in ipairs(subj.prefixes or {}) do
+    if not p:match("^[%d.]+$") then return p end
+  end
+  return ""
+end
+
+-- Whether two project prefixes can name one series: the same, or a kernel
+-- tree's name ("net-next", "bpf", "mm-hotfixes") against another or none;
+-- "kvmtool" or "kvm-unit-tests" is another project than the kernel.
+local TREES = { [""] = true, net = true, bpf = true, mm = true, rdma = true }
+local function tree_name(p) return TREES[p] or p:match("%-next$") ~= nil or p:match("^mm%-") ~= nil end
+local function same_project(a, b)
+  return a == b or (tree_name(a) and tree_name(b))
+end
+
+-- The words of a title after its subsystem prefix ("KVM: arm64: Do x" ->
+-- {do, x}), as a set, their count, and the prefix ("kvm: arm64", or "").
+local function title_words(title)
+  local t = (title or ""):lower()
+  local prefix, rest = t:match("^(.*):%s*(.-)$")
+  t = rest or t
+  local set, n = {}, 0
+  for w in t:gsub("%(%s*v%d+%s*%)", " "):gmatch("[%w]+") do
+    if not set[w] then set[w] = true n = n + 1 end
+  end
+  return set, n, prefix or ""
+end
+
+-- Two titles of one series: the same title key; or the words after the
+-- prefix of one all in the other, three at least ("sbi_shutdown add exit
+-- code" -> "sbi_shutdown add pass/fail exit code"; never "Nested Stage
+-- Setup (VFIO part)" -> "(IOMMU part)"); or the same two words or more
+-- after the prefix when one title had none ("grammer correction" ->
+-- "kselftests:grammer correction").
+local function similar(a, b)
+  if a.key == b.key then return true end
+  local common = 0
+  for w in pairs(a.words) do if b.words[w] then common = common + 1 end end
+  if common >= 3 and (common == a.nwords or common == b.nwords) then return true end
+  return common >= 2 and common == a.nwords and common == b.nwords and (a.prefix == "" or b.prefix == "")
+end
+
+local function title_entry(title)
+  local words, n, prefix = title_words(title)
+  return { key = M.title_key(title), words = words, nwords = n, prefix = prefix }
+end
+
+--- series.version_index(messages) -> index
+-- What series.supersede looks newer versions up in, from every message of
+-- the source (headers parsed; not only the reported week), by sender
+-- address: each patch and cover letter, and each reply to a versioned
+-- patch whose conversation's root is absent (a v14 known only by the
+-- replies it got: its sender from the root's git send-email Message-ID).
+-- Entries {id=, addr=, version=, n=, date= (nil for a version seen only
+-- in replies), seen= (the reply's date), project=, key=, words=, nwords=}.
+function M.version_index(messages)
+  local by_addr, ids = {}, {}
+  for _, m in ipairs(messages) do
+    if m.message_id then ids[m.message_id] = true end
+  end
+  local function add(a, e)
+    by_addr[a] = by_addr[a] or {}
+    table.insert(by_addr[a], e)
+  end
+  for _, m in ipairs(messages) do
+    local sj = m.subj
+    if sj and m.message_id then
+      if patchish(m) then
+        local e = title_entry(sj.normalized)
+        e.id, e.addr, e.version, e.n, e.date, e.project = m.message_id, addr(m), sj.version or 1, sj.n, m.date,
+          project_of(sj)
+        add(e.addr, e)
+      elseif sj.reply and sj.tags.PATCH and sj.version then
+        local root = (m.references or {})[1] or m.in_reply_to
+        local a = sender_in_id(root)
+        if a and not ids[root] then
+          local e = title_entry(sj.normalized)
+          e.id, e.addr, e.version, e.n, e.seen, e.project = root, a, sj.version, sj.n, m.date, project_of(sj)
+          add(a, e)
+        end
+      end
+    end
+  end
+  return by_addr
+end
+
+--- series.supersede(groups, index, until_t)
+-- For each group with a series, the newest later version of it in index
+-- (series.version_index): posted by the same sender, under the same
+-- project, with a higher version, not before this one, not inside this
+-- conversation, and with a title like this one's (the cover's or one
+-- patch's: see similar). A conversation known only by replies to an
+-- absent patch (a robot's report on patch 5 of 23) has its sender from the
+-- patch's git send-email Message-ID when it has one; without, the title
+-- and version decide alone. The newest such version posted (or, known only
+-- from replies, seen) before until_t sets series.superseded_by =
+-- {version=, id=, date=} (id: its cover, else its first patch); a later
+-- one only sets series.newer = {...}: a report of a past week says what
+-- it said then. Backports and pull requests are left alone. A newer entry
+-- among groups that has no previous version (or an older one) gets this
+-- one as series.previous. Returns groups.
+function M.supersede(groups, index, until_t)
+  local entry_of = {}
+  for _, g in ipairs(groups) do
+    for _, m in ipairs(g.messages) do entry_of[m.message_id] = g end
+  end
+  for _, g in ipairs(groups) do
+    local s = g.series
+    if s and not s.branches and not g.pull then
+      local inside = {}
+      for _, m in ipairs(g.messages) do inside[m.message_id] = true end
+      local mine = { title_entry(s.title) }
+      for _, t in ipairs(s.patch_titles or {}) do mine[#mine + 1] = title_entry(t) end
+      local author = s.author_addr
+      if not author and g.root_missing then author = sender_in_id(g.id) end
+      local project = s.project or ""
+      local lists = {}
+      if author then
+        lists[1] = index[author] or {}
+      else
+        for _, list in pairs(index) do lists[#lists + 1] = list end
+      end
+      local since = s.author_addr and s.date or nil
+      local best = {}   -- per side of until_t: the newest version, its lowest n
+      for _, list in ipairs(lists) do
+        for _, c in ipairs(list) do
+          if c.version > s.version and same_project(c.project, project) and not inside[c.id]
+              and (not since or not c.date or c.date >= since) then
+            local like = false
+            for _, t in ipairs(mine) do
+              if similar(t, c) then like = true break end
+            end
+            if like then
+              local when = c.date or c.seen
+              local side = (when and until_t and when >= until_t) and "after" or "before"
+              local b = best[side]
+              if not b or c.version > b.version or (c.version == b.version and (c.n or 1) < (b.n or 1)) then
+                best[side] = c
+              end
+            end
+          end
+        end
+      end
+      -- the chosen version's cover (n = 0) or first patch, among its mails
+      local function first_of(c)
+        local pick = c
+        for _, o in ipairs(index[c.addr]) do
+          if o.version == c.version and o.project == c.project and o.date and c.date
+              and math.abs(o.date - c.date) <= M.UNTHREADED_WINDOW and (o.n or 1) < (pick.n or 1) then
+            pick = o
+          end
+        end
+        return { version = pick.version, id = pick.id, date = pick.date }
+      end
+      if best.before then
+        s.superseded_by = first_of(best.before)
+        local h = entry_of[s.superseded_by.id]
+        local hs = h and h.series
+        if hs and hs.version > s.version and (not hs.previous or hs.previous.version < s.version) then
+          hs.previous = { version = s.version, id = g.id, date = s.author_addr and s.date or nil,
+                          url_id = s.cover or s.patches[1] or g.id }
+        end
+      end
+      if best.after and (not best.before or best.after.version > best.before.version) then
+        s.newer = first_of(best.after)
       end
     end
   end
@@ -712,6 +990,11 @@ function M.describe(g)
   head[#head + 1] = "v" .. s.version
   local out = ("%s (%d %s, %d/%d present)"):format(table.concat(head, " "), s.total,
     s.total == 1 and "patch" or "patches", s.present, s.total)
+  if s.history then
+    local h = {}
+    for _, x in ipairs(s.history) do h[#h + 1] = "v" .. x.version end
+    out = out .. ", follows " .. table.concat(h, " ") .. " in the same conversation"
+  end
   if #s.rerolls > 0 then
     local r = {}
     for _, x in ipairs(s.rerolls) do r[#r + 1] = ("v%d %d/%d"):format(x.version, x.n, s.total) end

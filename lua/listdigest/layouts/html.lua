@@ -3,6 +3,7 @@
 -- card per thread. Every string from mail or the model is escaped; links go
 -- only to http(s) URLs. Writes text from the report model only.
 local timeutil = require "listdigest.timeutil"
+local attention = require "listdigest.attention"
 
 local M = {}
 
@@ -27,8 +28,12 @@ local STRINGS = {
     previous = "上一版 v%d（%s）", branches = "稳定分支", pull = "拉取请求", empty_week = "本周期内没有邮件。",
     status = "状态", reviewed_count = "Reviewed-by ×%d",
     states = { new = "新提交", ["under review"] = "审阅中", ["changes requested"] = "需要修改",
-      reviewed = "已审阅", acked = "已获 Ack", applied = "已合入" },
+      reviewed = "已审阅", acked = "已获 Ack", applied = "已合入", superseded = "已被新版本取代",
+      pulled = "已拉取", ["not yet pulled"] = "尚未拉取" },
     applied_by = "由 %s 合入%s", applied_where = " %s", pulled_by = "已由 %s 拉取", top = "↑ 目录",
+    superseded_by = "已被 v%d 取代（%s）", newer_after = "窗口之后有 v%d（%s）", evidence = "依据",
+    glance = "🔎 本周概览", happened = "已合入 %d · 已拉取 %d · 新系列 %d · 新版本 %d",
+    attention = "⚠️ 需要关注", attention_none = "没有等待处理的事项。", age = "%d 天",
   },
   en = {
     html_lang = "en",
@@ -53,8 +58,13 @@ local STRINGS = {
     previous = "previous v%d on %s", branches = "Stable branches", pull = "Pull request",
     empty_week = "No messages in this window.", status = "Status", reviewed_count = "Reviewed-by ×%d",
     states = { new = "new", ["under review"] = "under review",
-      ["changes requested"] = "changes requested", reviewed = "reviewed", acked = "acked", applied = "applied" },
+      ["changes requested"] = "changes requested", reviewed = "reviewed", acked = "acked", applied = "applied",
+      superseded = "superseded", pulled = "pulled", ["not yet pulled"] = "not yet pulled" },
     applied_by = "applied by %s%s", applied_where = " to %s", pulled_by = "pulled by %s", top = "↑ Contents",
+    superseded_by = "superseded by v%d on %s", newer_after = "v%d posted after this window, on %s",
+    evidence = "evidence",
+    glance = "🔎 At a glance", happened = "Applied %d · Pulled %d · New series %d · New versions %d",
+    attention = "⚠️ Needs attention", attention_none = "Nothing is waiting on anyone.", age = "%d days",
   },
 }
 
@@ -213,7 +223,7 @@ local function card(o, idx, th, S)
   if sr and sr.version then o[#o + 1] = ('<span class="badge">%sv%d</span>'):format(sr.rfc and "RFC " or "", sr.version) end
   if st.pulled then
     o[#o + 1] = ('<span class="badge">%s</span>'):format(esc(S.pulled_by:format(name_of(st.pulled.by))))
-  elseif sr and st.state then
+  elseif (sr or th.pull) and st.state then
     o[#o + 1] = ('<span class="badge">%s</span>'):format(esc(S.states[st.state] or st.state))
   end
   if #(st.reviewed_by or {}) > 0 then
@@ -246,6 +256,20 @@ local function card(o, idx, th, S)
     o[#o + 1] = ("<p><strong>%s</strong>: <code>%s</code> %s</p>"):format(esc(S.pull), esc(th.pull.repo or "?"), esc(th.pull.tag or ""))
   end
   local bits = {}
+  local function evidence(id)
+    for _, m in ipairs(th.messages) do
+      if m.message_id == id and m.url then return " " .. link(m.url, esc(S.evidence)) end
+    end
+    return ""
+  end
+  if st.superseded_by then
+    local sup = st.superseded_by
+    bits[#bits + 1] = link(sup.url, esc(S.superseded_by:format(sup.version, (sup.date or "?"):sub(1, 10))))
+  end
+  if sr and sr.newer then
+    bits[#bits + 1] = link(sr.newer.url, esc(S.newer_after:format(sr.newer.version, (sr.newer.date or "?"):sub(1, 10))))
+  end
+  if st.pulled then bits[#bits + 1] = esc(S.pulled_by:format(name_of(st.pulled.by))) .. evidence(st.pulled.message_id) end
   for _, k in ipairs({ { "reviewed_by", "Reviewed-by" }, { "acked_by", "Acked-by" }, { "tested_by", "Tested-by" } }) do
     local names = {}
     for _, who in ipairs(st[k[1]] or {}) do names[#names + 1] = esc(name_of(who)) end
@@ -259,7 +283,7 @@ local function card(o, idx, th, S)
     end
     bits[#bits + 1] = esc(S.applied_by:format(name_of(st.applied.by),
       st.applied.where and S.applied_where:format(st.applied.where) or ""))
-      .. (#commits > 0 and " (" .. table.concat(commits, ", ") .. ")" or "")
+      .. (#commits > 0 and " (" .. table.concat(commits, ", ") .. ")" or "") .. evidence(st.applied.message_id)
   end
   if #bits > 0 then o[#o + 1] = ("<p><strong>%s</strong>: %s</p>"):format(esc(S.status), table.concat(bits, " · ")) end
   summary_html(o, th.summary, S)
@@ -274,6 +298,31 @@ local function card(o, idx, th, S)
 end
 
 -- render(report) -> HTML string (one self-contained document).
+-- "At a glance" (listdigest.attention): what happened, then what needs
+-- someone, each item linked to its evidence.
+local function glance(o, block, S, lang)
+  local h = block.happened
+  o[#o + 1] = ('<section id="glance"><h2>%s</h2><p>%s</p>'):format(esc(S.glance),
+    esc(S.happened:format(#h.applied, #h.pulled, #h.new_series, #h.new_versions)))
+  local function items(list)
+    if #list == 0 then return end
+    o[#o + 1] = "<ul>"
+    for _, it in ipairs(list) do
+      local label, why = attention.words(it, lang)
+      o[#o + 1] = ('<li><span class="badge">%s</span> %s%s%s</li>'):format(esc(label),
+        link(it.url, esc(it.title)), why ~= "" and (" — " .. esc(why)) or "",
+        it.age_days and (' <span class="muted">(' .. esc(S.age:format(it.age_days)) .. ")</span>") or "")
+    end
+    o[#o + 1] = "</ul>"
+  end
+  items(h.applied)
+  items(h.pulled)
+  o[#o + 1] = ("<h3>%s</h3>"):format(esc(S.attention))
+  if #block.attention == 0 then o[#o + 1] = ('<p class="muted">%s</p>'):format(esc(S.attention_none)) end
+  items(block.attention)
+  o[#o + 1] = "</section>"
+end
+
 function M.render(report)
   local S = STRINGS[report.lang] or STRINGS.en
   local st = report.stats
@@ -292,7 +341,9 @@ function M.render(report)
     { S.participants, st.participants }, { S.large:format(st.large_thread_size or 0), st.large_threads } }) do
     o[#o + 1] = ("<li><b>%d</b>%s</li>"):format(kv[2] or 0, esc(kv[1]))
   end
-  o[#o + 1] = "</ul></header><section><h2>" .. esc(S.charts) .. "</h2>"
+  o[#o + 1] = "</ul></header>"
+  if report.attention then glance(o, report.attention, S, report.lang) end
+  o[#o + 1] = "<section><h2>" .. esc(S.charts) .. "</h2>"
   o[#o + 1] = day_chart(report, S)
   local catrows, sec = {}, {}
   for i, name in ipairs(report.categories) do

@@ -3,6 +3,7 @@
 -- per category the threads by message count with summary and message list.
 -- Writes text from the report model only; decides nothing about the mail.
 local timeutil = require "listdigest.timeutil"
+local attention = require "listdigest.attention"
 
 local M = {}
 
@@ -26,11 +27,18 @@ local STRINGS = {
     points = "要点", conclusion = "结论", questions = "待解决的问题",
     series = "系列", version_total = "v%d，共 %d 个补丁", version_one = "v%d，共 %d 个补丁", present = "（已到 %d/%d）",
     previous = "上一版 v%d（%s）", previous_link = "上一版 v%d（%s，[存档](<%s>)）",
+    previous_undated = "上一版 v%d（[存档](<%s>)）",
+    history = "同一线程中的旧版本：%s", history_item = "v%d（%s，[存档](<%s>)）", history_item_nolink = "v%d（%s）",
     branches = "稳定分支", pull = "拉取请求", root_missing = "（线程起点不在本档案中）",
     empty_week = "本周期内没有邮件。",
     status = "状态", states = { new = "新提交", ["under review"] = "审阅中", ["changes requested"] = "需要修改",
-      reviewed = "已审阅", acked = "已获 Ack", applied = "已合入" },
+      reviewed = "已审阅", acked = "已获 Ack", applied = "已合入", superseded = "已被新版本取代",
+      pulled = "已拉取", ["not yet pulled"] = "尚未拉取" },
     applied_by = "由 %s 合入%s", applied_where = " %s", pulled_by = "已由 %s 拉取",
+    superseded_by = "已被 v%d 取代（%s，[存档](<%s>)）", superseded_by_nolink = "已被 v%d 取代（%s）",
+    newer_after = "窗口之后有 v%d（%s）", evidence = "[依据](<%s>)",
+    glance = "🔎 本周概览", happened = "**已合入**：%d · **已拉取**：%d · **新系列**：%d · **新版本**：%d",
+    attention = "⚠️ 需要关注", attention_none = "没有等待处理的事项。", age = "%d 天",
   },
   en = {
     title = "%s mailing list AI summary report",
@@ -51,11 +59,19 @@ local STRINGS = {
     points = "Key points", conclusion = "Conclusion", questions = "Open questions",
     series = "Series", version_total = "v%d, %d patches", version_one = "v%d, %d patch", present = " (%d/%d present)",
     previous = "previous v%d on %s", previous_link = "previous v%d on %s ([archive](<%s>))",
+    previous_undated = "previous v%d ([archive](<%s>))",
+    history = "earlier in this conversation: %s", history_item = "v%d on %s ([archive](<%s>))",
+    history_item_nolink = "v%d on %s",
     branches = "Stable branches", pull = "Pull request", root_missing = " (the thread's first message is not in this archive)",
     empty_week = "No messages in this window.",
     status = "Status", states = { new = "new", ["under review"] = "under review",
-      ["changes requested"] = "changes requested", reviewed = "reviewed", acked = "acked", applied = "applied" },
+      ["changes requested"] = "changes requested", reviewed = "reviewed", acked = "acked", applied = "applied",
+      superseded = "superseded", pulled = "pulled", ["not yet pulled"] = "not yet pulled" },
     applied_by = "applied by %s%s", applied_where = " to %s", pulled_by = "pulled by %s",
+    superseded_by = "superseded by v%d on %s ([archive](<%s>))", superseded_by_nolink = "superseded by v%d on %s",
+    newer_after = "v%d posted after this window, on %s", evidence = "[evidence](<%s>)",
+    glance = "🔎 At a glance", happened = "**Applied**: %d · **Pulled**: %d · **New series**: %d · **New versions**: %d",
+    attention = "⚠️ Needs attention", attention_none = "Nothing is waiting on anyone.", age = "%d days",
   },
 }
 
@@ -143,10 +159,20 @@ local function thread_block(out, n, th, S)
   if sr and (sr.cover or sr.present or sr.previous) then
     local bits = { (sr.total == 1 and S.version_one or S.version_total):format(sr.version, sr.total) }
     if sr.present then bits[1] = bits[1] .. S.present:format(sr.present, sr.total) end
-    if sr.previous then
-      local d = sr.previous.date and sr.previous.date:sub(1, 10) or "?"
-      bits[#bits + 1] = sr.previous.url and S.previous_link:format(sr.previous.version, d, sr.previous.url)
-        or S.previous:format(sr.previous.version, d)
+    local function previous(x)
+      local d = x.date and x.date:sub(1, 10)
+      if x.url and not d then return S.previous_undated:format(x.version, x.url) end
+      return x.url and S.previous_link:format(x.version, d, x.url) or S.previous:format(x.version, d or "?")
+    end
+    if sr.previous then bits[#bits + 1] = previous(sr.previous) end
+    for _, x in ipairs(sr.earlier or {}) do bits[#bits + 1] = previous(x) end
+    if sr.history then
+      local h = {}
+      for _, x in ipairs(sr.history) do
+        local d = x.date and x.date:sub(1, 10) or "?"
+        h[#h + 1] = x.url and S.history_item:format(x.version, d, x.url) or S.history_item_nolink:format(x.version, d)
+      end
+      bits[#bits + 1] = S.history:format(table.concat(h, ", "))
     end
     bits[#bits + 1] = "`" .. sr.b4 .. "`"
     out[#out + 1] = ""
@@ -164,10 +190,23 @@ local function thread_block(out, n, th, S)
   if st and st.state then
     -- a state only for patches; a pull request says whether it was pulled
     local bits = {}
+    local function evidence(id)
+      for _, m in ipairs(th.messages) do
+        if m.message_id == id and m.url then return " " .. S.evidence:format(m.url) end
+      end
+      return ""
+    end
     if st.pulled then
-      bits[1] = S.pulled_by:format(esc((st.pulled.by or "?"):gsub("%s*<.*$", "")))
-    elseif th.series then
+      bits[1] = S.pulled_by:format(esc((st.pulled.by or "?"):gsub("%s*<.*$", ""))) .. evidence(st.pulled.message_id)
+    elseif st.superseded_by then
+      local sup = st.superseded_by
+      local d = sup.date and sup.date:sub(1, 10) or "?"
+      bits[1] = sup.url and S.superseded_by:format(sup.version, d, sup.url) or S.superseded_by_nolink:format(sup.version, d)
+    elseif th.series or th.pull then
       bits[1] = S.states[st.state] or st.state
+    end
+    if sr and sr.newer then
+      bits[#bits + 1] = S.newer_after:format(sr.newer.version, (sr.newer.date or "?"):sub(1, 10))
     end
     for _, k in ipairs({ { "reviewed_by", "Reviewed-by" }, { "acked_by", "Acked-by" }, { "tested_by", "Tested-by" } }) do
       local names = {}
@@ -182,7 +221,7 @@ local function thread_block(out, n, th, S)
       end
       bits[#bits + 1] = S.applied_by:format(esc((st.applied.by or "?"):gsub("%s*<.*$", "")),
         st.applied.where and S.applied_where:format(esc(st.applied.where)) or "")
-        .. (#commits > 0 and " (" .. table.concat(commits, ", ") .. ")" or "")
+        .. (#commits > 0 and " (" .. table.concat(commits, ", ") .. ")" or "") .. evidence(st.applied.message_id)
     end
     if #bits > 0 then
       out[#out + 1] = ""
@@ -206,6 +245,30 @@ local function thread_block(out, n, th, S)
 end
 
 -- render(report) -> Markdown string.
+-- "At a glance": what happened in the window, then what needs someone
+-- (listdigest.attention), each item with its age and evidence link.
+local function glance_block(out, block, S, lang)
+  local h = block.happened
+  out[#out + 1] = "## " .. S.glance
+  out[#out + 1] = ""
+  out[#out + 1] = S.happened:format(#h.applied, #h.pulled, #h.new_series, #h.new_versions)
+  out[#out + 1] = ""
+  local function line(it)
+    local title = it.url and ("[%s](<%s>)"):format(esc(it.title), it.url) or esc(it.title)
+    local age = it.age_days and (" (" .. S.age:format(it.age_days) .. ")") or ""
+    local label, why = attention.words(it, lang)
+    return ("- **%s**: %s%s%s"):format(label, title, why ~= "" and (" — " .. esc(why)) or "", age)
+  end
+  for _, it in ipairs(h.applied) do out[#out + 1] = line(it) end
+  for _, it in ipairs(h.pulled) do out[#out + 1] = line(it) end
+  if #h.applied + #h.pulled > 0 then out[#out + 1] = "" end
+  out[#out + 1] = "### " .. S.attention
+  out[#out + 1] = ""
+  if #block.attention == 0 then out[#out + 1] = S.attention_none end
+  for _, it in ipairs(block.attention) do out[#out + 1] = line(it) end
+  out[#out + 1] = ""
+end
+
 function M.render(report)
   local S = STRINGS[report.lang] or STRINGS.en
   local out = {}
@@ -218,6 +281,7 @@ function M.render(report)
   out[#out + 1] = ("**%s**: %s"):format(S.window, S.window_fmt:format(
     timeutil.human(timeutil.parse(report.window.since)), timeutil.human(timeutil.parse(report.window["until"]))))
   out[#out + 1] = ""
+  if report.attention then glance_block(out, report.attention, S, report.lang) end
   out[#out + 1] = "## " .. S.stats
   out[#out + 1] = ""
   local st = report.stats
