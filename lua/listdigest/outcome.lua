@@ -239,10 +239,12 @@ local function clause(s, ctx)
   local verb = VERBS[ws[i].w] or PROGRESSIVE[ws[i].w]
   if ctx.by_author and not AUTHOR_VERBS[verb] then return nil end
   local j = i + 1
+  local numbered = false
   if not ws[i].stop then
     -- "pushed back" is a refusal; "put it back on X" is not
     while ws[j] and (OBJECT[ws[j].w] or AFTER[ws[j].w] or ws[j].w:match("^[%d,+%-]+$")
         or (WEAK[verb] and ws[j].w == "back")) do
+      if ws[j].w:match("%d") then numbered = true end
       j = j + 1
       if ws[j - 1].stop then break end
     end
@@ -275,7 +277,7 @@ local function clause(s, ctx)
     if not branchy then return nil end
   end
   local kind = (ctx.pull or verb == "pulled") and "pulled" or "applied"
-  return { kind = kind, verb = verb, where = where, form = form }
+  return { kind = kind, verb = verb, where = where, form = form, numbered = numbered or nil }
 end
 
 -- Where clauses start (after ", ", "; ", " and ", " -- ") and where the
@@ -305,7 +307,7 @@ local SENTENCE_SCOPE = { ",%s*but%s", ";%s", "%s%-%-?%s" }
 local CLAUSE_SCOPE = { ",%s", ";%s", "%s%-%-?%s", "%sbut%s", "%sthat%s", "%swhich%s", "%swho%s" }
 
 --[[
-sentence(s, ctx) -> nil | { kind = "applied"|"pulled", verb =, where =, form = }
+sentence(s, ctx) -> nil | { kind = "applied"|"pulled", verb =, where =, form =, numbered = }
 
 Whether one sentence of a reply's own text reports that the patch (or
 pull request) it answers was applied, queued, picked up, merged, pushed,
@@ -326,7 +328,8 @@ in the sentence or in one of its clauses:
                        pr-tracker-bot's "... has been merged into torvalds/linux.git",
                        the stable queue's "... can be found in the queue-5.10
                        subdirectory"
-After the verb and its object come only a target ("to X", "into X", "on
+numbered: the object names patch numbers ("Queued 1-7", "applied 3-4"):
+some patches, not a whole pull. After the verb and its object come only a target ("to X", "into X", "on
 X", "for 5.12"), thanks, "with ...", or the end: "applied to the symbols"
 and "applied the fix to the vgic code" are prose. No clause reports with a
 veto word (VETO: the future, modals, conditions, negations, testers'

@@ -430,8 +430,13 @@ function M.run(opts)
     local category, rule = rules_mod.classify(rules, t.facts)
     if not category then return nil, rule, 1 end
     t.category, t.rule = category, rule
+    t.defects = {}
+    for _, d in ipairs((t.series and t.series.defects) or (t.pull and t.pull.defects) or {}) do
+      t.defects[#t.defects + 1] = d
+    end
     t.review = review.analyse(t.messages, { applied_patterns = rules.applied_patterns, pull = t.pull ~= nil,
-                                            superseded_by = t.series and t.series.superseded_by })
+                                            superseded_by = t.series and t.series.superseded_by,
+                                            doubt = t.series and t.series.defects and t.series.defects[1] })
     t.status = M.status(t.review)
   end
   local lang = opts.lang or rules.language or "en"
@@ -561,6 +566,7 @@ function M.model(threads, ctx)
       grouping = t.grouping and { rule = t.grouping.rule, why = t.grouping.why } or nil,
       status = t.status,
       summary = t.summary,
+      defects = t.defects and #t.defects > 0 and t.defects or nil,
     }
     local sup = entry.status and entry.status.superseded_by
     if sup then

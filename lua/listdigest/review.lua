@@ -256,8 +256,8 @@ local function quote(s)
 end
 
 -- Every state an entry can be in, most decisive first.
-M.STATES = { "applied", "pulled", "not yet pulled", "superseded", "changes requested", "acked", "reviewed",
-             "under review", "new" }
+M.STATES = { "applied", "pulled", "not yet pulled", "unknown", "superseded", "changes requested", "acked",
+             "reviewed", "under review", "new" }
 
 --[[
 analyse(messages, opts) -> r
@@ -269,7 +269,8 @@ listdigest.outcome's built-in forms (a capture, when the pattern has one,
 is where it was applied; an invalid pattern raises), pull = the entry is
 a pull request (every report in a reply is then "pulled"), superseded_by =
 {version=, id=, date=} (series.supersede's newer version posted before the
-window's end).
+window's end), doubt = why the state cannot be told (versions whose dates
+contradict them).
 
 r = {
   trailers = { {kind=, who=, name=, addr=, by_id=, by=, on_id=, on_n=, on_version=, scope="patch"|"series", date=}, ... },
@@ -282,7 +283,8 @@ r = {
   change_requests = { {by=, id=, text=, on_id=, resolved=bool}, ... },
   state = one of M.STATES, decided in that order of precedence by the first
           that holds: "applied" (a reply reports it taken), for a pull
-          request "pulled" / "not yet pulled", "superseded", "changes
+          request "pulled" / "not yet pulled", "unknown" (opts.doubt: the
+          mail contradicts itself), "superseded", "changes
           requested" (a request its author has not answered with a
           trailer), "acked", "reviewed", "under review" (a reply from
           someone else than the author or a robot, M.BOTS), "new",
@@ -370,6 +372,10 @@ function M.analyse(messages, opts)
       -- what the reply says happened (listdigest.outcome): an author may
       -- apply their own series, never push or pick it
       local hit = outcome.scan(m, { by_author = own, pull = opts.pull, patterns = opts.applied_patterns })
+      -- on a pull request, a verdict on a patch posted inside its thread,
+      -- or on numbered patches ("Squashed 1-2 and applied 3-4"), is not
+      -- one on the pull
+      if hit and opts.pull and ((on and is_patchlike(on)) or hit.numbered) then hit = nil end
       -- Greg's stable bot: 'Patch "X" has been added to the 4.14-stable tree'
       local tree = (m.subject or ""):match('^[Pp]atch ".*" has been added to the (%S+) tree$')
       if tree then
@@ -435,6 +441,9 @@ function M.analyse(messages, opts)
       r.state = "not yet pulled"
       r.state_why = "no reply says it was pulled"
     end
+  elseif opts.doubt then
+    r.state = "unknown"
+    r.state_why = opts.doubt
   elseif opts.superseded_by then
     local n = opts.superseded_by
     r.superseded_by = { version = n.version, message_id = n.id, date = n.date }

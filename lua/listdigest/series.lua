@@ -209,43 +209,57 @@ local function build_series(messages, base, cover)
       newest = r
     end
   end
-  if not newest then return info end
-  local nb
-  for _, m in ipairs(messages) do
-    if m.message_id == newest.id then nb = m break end
+  local lead = info
+  if newest then
+    local nb
+    for _, m in ipairs(messages) do
+      if m.message_id == newest.id then nb = m break end
+    end
+    local newer = build_version(messages, nb, nb.subj.n == 0 and nb or nil, true)
+    -- a partial re-roll ("[PATCH v3 2/2]" into the v2 thread) leaves v2 in
+    -- the lead, as b4 does; a whole new posting takes it
+    if newer.cover or newer.total == 1 or newer.complete then lead = newer end
   end
-  local newer = build_version(messages, nb, nb.subj.n == 0 and nb or nil, true)
-  -- a partial re-roll ("[PATCH v3 2/2]" into the v2 thread) leaves v2 in
-  -- the lead, as b4 does; a whole new posting takes it
-  if not (newer.cover or newer.total == 1 or newer.complete) then return info end
-  newer.versions = info.versions
-  newer.history = {}
   local seen = {}
   local function add(i)
     if not seen[i.version] then
       seen[i.version] = true
-      newer.history[#newer.history + 1] = { version = i.version, id = i.cover or i.patches[1] or i.base_id,
-                                            date = i.date, present = i.present, total = i.total }
+      lead.history = lead.history or {}
+      lead.history[#lead.history + 1] = { version = i.version, id = i.cover or i.patches[1] or i.base_id,
+                                          date = i.date, present = i.present, total = i.total }
     end
   end
-  add(info)
-  for _, m in ipairs(newer.older or {}) do
+  if lead ~= info then
+    add(info)
+    lead.versions = info.versions
+    lead.author, lead.author_addr = info.author or lead.author, info.author_addr or lead.author_addr
+  end
+  for _, m in ipairs(lead.older or {}) do
     local v = m.subj.version or 1
-    if v ~= info.version and v < newer.version then
+    if v < lead.version then
       add({ version = v, cover = m.subj.n == 0 and m.message_id or nil, base_id = m.message_id, date = m.date,
-            patches = {}, present = nil, total = m.subj.total or 1 })
+            patches = {}, total = m.subj.total or 1 })
     end
   end
-  table.sort(newer.history, function(a, b) return a.version < b.version end)
-  -- mails of versions between the first and the newest are history, not
-  -- another series inside the conversation
+  if not lead.history then return lead end
+  table.sort(lead.history, function(a, b) return a.version < b.version end)
+  -- an older version posted after the newest one (v2 sent as a reply into
+  -- v3): the versions contradict their dates, and nothing is guessed
+  for _, h in ipairs(lead.history) do
+    if h.date and lead.date and h.date > lead.date then
+      lead.defects = lead.defects or {}
+      lead.defects[#lead.defects + 1] = ("v%d was posted after v%d in the same conversation"):format(
+        h.version, lead.version)
+    end
+  end
+  -- mails of the older versions are history, not another series inside
+  -- the conversation
   local kept = {}
-  for _, x in ipairs(newer.inside) do
+  for _, x in ipairs(lead.inside) do
     if not seen[x.version or 1] then kept[#kept + 1] = x end
   end
-  newer.inside = kept
-  newer.author, newer.author_addr = info.author or newer.author, info.author_addr or newer.author_addr
-  return newer
+  lead.inside = kept
+  return lead
 end
 
 ---------------------------------------------------------------------------
@@ -373,6 +387,9 @@ local function find_pull(g, lead)
   end
   if not opener then return nil end
   local pull = (not subject_from and M.parse_pull(opener)) or {}
+  if not pull.repo and not subject_from then
+    pull.defects = { "the pull request names no repository (no \"are available in the Git repository at\" block)" }
+  end
   if subject_from then pull.subject = subject_from.subject:gsub("^%s*[Rr][Ee]:%s*", "") end
   pull.id = not subject_from and opener.message_id or nil
   -- the requester: the opener's sender, or for an absent root the sender
@@ -385,7 +402,8 @@ local function find_pull(g, lead)
   table.sort(replies, earlier)
   for _, m in ipairs(replies) do
     local hit = outcome.scan(m, { pull = true })
-    if hit then
+    -- "applied 3-4": numbered patches inside the thread, not the pull
+    if hit and not hit.numbered then
       pull.reply = { by = m.from or m.from_addr, verdict = hit.verb, id = m.message_id, where = hit.where,
                      text = hit.text }
       break

@@ -21,6 +21,7 @@ local function rows(report, ctx)
       series = th.series, tags = tags, stable = f.stable, paths = #f.paths,
       participants = #th.participants, started = th.started,
       grouping = th.grouping, describe = series.describe(t), state = th.status and th.status.state,
+      status = th.status, pull = th.pull,
     }
   end
   return out
@@ -45,6 +46,9 @@ function M.text(report, ctx)
   for _, r in ipairs(rows(report, ctx)) do
     out[#out + 1] = ("%-12s %5d %5d  %-15s %-17s %s%s"):format(r.category, r.in_window, r.messages - r.in_window,
       tostring(r.rule or "-"), r.state or "-", r.root_missing and "(root missing) " or "", r.title)
+    if r.status and r.status.state_why then
+      out[#out + 1] = (" "):rep(52) .. "state: " .. r.status.state_why
+    end
     if r.describe and r.describe ~= "" then out[#out + 1] = (" "):rep(52) .. r.describe end
     if r.grouping and r.grouping.rule ~= "jwz" then
       out[#out + 1] = (" "):rep(52) .. "grouped (" .. r.grouping.rule .. "): " .. (r.grouping.why or "")
