@@ -19,7 +19,8 @@ classified by the list's Lua rules and summarised.
 
 Commands:
   report    write the report for a window of mail
-  threads   show the threads and the category each one got, as decided
+  threads   show each thread's category, review state and the evidence for
+            it (who, which mail), as decided; no summaries are made
   fetch     fetch the window from a public-inbox server into the store only
   run       run a Lua report script with the listdigest modules loaded
 
@@ -289,6 +290,8 @@ local function cmd_threads(opts)
   if not cfg then return fail(code, "%s", err) end
   local pipeline = require "listdigest.pipeline"
   local report, perr, pcode, ctx
+  -- threads shows no summary: none is made (and no model is asked)
+  cfg.llm, cfg.summaries = nil, false
   report, perr, pcode = pipeline.run(cfg)
   if not report then return fail(pcode or EXIT_SOURCE, "%s", perr) end
   ctx = perr

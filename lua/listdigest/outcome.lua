@@ -430,8 +430,20 @@ local function segments_of(msg)
   return segs
 end
 
+-- Word stems every built-in form needs one of ("Done." included): a text
+-- with none of them is not split into sentences at all.
+local STEMS = { "appl", "queu", "pick", "pull", "merg", "push", "took", "taken", "squash", "stag", "put", "done" }
+local function may_report(text)
+  local low = text:lower()
+  for _, stem in ipairs(STEMS) do
+    if low:find(stem, 1, true) then return true end
+  end
+  return false
+end
+
 function M.scan(msg, ctx)
   ctx = ctx or {}
+  local any_text = ctx.patterns and #ctx.patterns > 0
   local hit, quoted
   local commits, seen = {}, {}
   for _, seg in ipairs(segments_of(msg)) do
@@ -440,10 +452,10 @@ function M.scan(msg, ctx)
     elseif seg.kind == "text" then
       if hit then
         commit_ids(seg.text, commits, seen)
-      else
+      elseif any_text or may_report(seg.text) then
         local sents = M.sentences(seg.text)
         for k, sent in ipairs(sents) do
-          local r = M.sentence(sent, ctx)
+          local r = may_report(sent) and M.sentence(sent, ctx) or nil
           if not r then
             for _, pat in ipairs(ctx.patterns or {}) do
               local st, _, cap = sent:find(pat)

@@ -393,8 +393,10 @@ run(opts) -> report, ctx | nil, message, exit_code
 
 opts: source, rules (a loaded rules table), window = {since=, until=},
 lang, db (the store: fetched mail, the summary cache), progress, llm (the
-model's settings, see summarize_llm; nil: extractive summaries offline). The report is DESIGN.md's report model; ctx keeps what the
-stages saw (messages, threads) for `listdigest threads` and scripts.
+model's settings, see summarize_llm; nil: extractive summaries offline),
+summaries (false: no summary at all, for `listdigest threads`). The report
+is DESIGN.md's report model; ctx keeps what the stages saw (messages,
+threads) for `listdigest threads` and scripts.
 ]]
 function M.run(opts)
   local rules = opts.rules
@@ -441,7 +443,9 @@ function M.run(opts)
   end
   local lang = opts.lang or rules.language or "en"
   local cost
-  if opts.llm then
+  if opts.summaries == false then
+    cost = nil
+  elseif opts.llm then
     local err
     cost, err = M.summarize_llm(reported, opts, lang)
     if not cost then return nil, err, 1 end

@@ -864,6 +864,10 @@ local function title_entry(title)
   return { key = M.title_key(title), words = words, nwords = n, prefix = prefix }
 end
 
+-- The key of version_index's table of entries by title key (no address
+-- looks like a table).
+M.BY_KEY = {}
+
 --- series.version_index(messages) -> index
 -- What series.supersede looks newer versions up in, from every message of
 -- the source (headers parsed; not only the reported week), by sender
@@ -877,9 +881,14 @@ function M.version_index(messages)
   for _, m in ipairs(messages) do
     if m.message_id then ids[m.message_id] = true end
   end
+  -- by title key too (M.BY_KEY), for conversations whose sender is unknown
+  local by_key = {}
+  by_addr[M.BY_KEY] = by_key
   local function add(a, e)
     by_addr[a] = by_addr[a] or {}
     table.insert(by_addr[a], e)
+    by_key[e.key] = by_key[e.key] or {}
+    table.insert(by_key[e.key], e)
   end
   for _, m in ipairs(messages) do
     local sj = m.subj
@@ -907,11 +916,11 @@ end
 -- For each group with a series, the newest later version of it in index
 -- (series.version_index): posted by the same sender, under the same
 -- project, with a higher version, not before this one, not inside this
--- conversation, and with a title like this one's (the cover's or one
--- patch's: see similar). A conversation known only by replies to an
+-- conversation, and with a title like this one's (see similar) or one of
+-- its patches' titles. A conversation known only by replies to an
 -- absent patch (a robot's report on patch 5 of 23) has its sender from the
--- patch's git send-email Message-ID when it has one; without, the title
--- and version decide alone. The newest such version posted (or, known only
+-- patch's git send-email Message-ID when it has one; without, the same
+-- title key and a higher version decide alone. The newest such version posted (or, known only
 -- from replies, seen) before until_t sets series.superseded_by =
 -- {version=, id=, date=} (id: its cover, else its first patch); a later
 -- one only sets series.newer = {...}: a report of a past week says what
@@ -928,8 +937,17 @@ function M.supersede(groups, index, until_t)
     if s and not s.branches and not g.pull then
       local inside = {}
       for _, m in ipairs(g.messages) do inside[m.message_id] = true end
+      -- the series' own title is compared word by word; its patches' titles
+      -- by key only (one shared patch title is enough, a look-alike is not)
       local mine = { title_entry(s.title) }
-      for _, t in ipairs(s.patch_titles or {}) do mine[#mine + 1] = title_entry(t) end
+      local keys = { [mine[1].key] = true }
+      for _, t in ipairs(s.patch_titles or {}) do
+        local k = M.title_key(t)
+        if not keys[k] then
+          keys[k] = true
+          mine[#mine + 1] = { key = k }
+        end
+      end
       local author = s.author_addr
       if not author and g.root_missing then author = sender_in_id(g.id) end
       local project = s.project or ""
@@ -937,7 +955,14 @@ function M.supersede(groups, index, until_t)
       if author then
         lists[1] = index[author] or {}
       else
-        for _, list in pairs(index) do lists[#lists + 1] = list end
+        -- no sender to match: only the same title key, never a look-alike
+        local seen_key = {}
+        for _, t in ipairs(mine) do
+          if not seen_key[t.key] then
+            seen_key[t.key] = true
+            lists[#lists + 1] = index[M.BY_KEY][t.key] or {}
+          end
+        end
       end
       local since = s.author_addr and s.date or nil
       local best = {}   -- per side of until_t: the newest version, its lowest n
@@ -945,11 +970,7 @@ function M.supersede(groups, index, until_t)
         for _, c in ipairs(list) do
           if c.version > s.version and same_project(c.project, project) and not inside[c.id]
               and (not since or not c.date or c.date >= since) then
-            local like = false
-            for _, t in ipairs(mine) do
-              if similar(t, c) then like = true break end
-            end
-            if like then
+            if keys[c.key] or similar(mine[1], c) then
               local when = c.date or c.seen
               local side = (when and until_t and when >= until_t) and "after" or "before"
               local b = best[side]
