@@ -6,6 +6,7 @@ local fetch = require "listdigest.fetch"
 local json = require "listdigest.json"
 local atom = require "listdigest.atom"
 local mbox = require "listdigest.mbox"
+local tu = require "listdigest.timeutil"
 
 local SINCE, UNTIL = 1642982400, 1643587200          -- 2022-01-24 .. 2022-01-31 (W04)
 local FIXTURE = "tests/fixtures/pi/kvmarm-W04-conversations.mbox.gz"
@@ -418,6 +419,26 @@ describe("fetching from a real public-inbox-httpd on 127.0.0.1", function()
     assert.are.equal(9, fetch.previous_version(o).version)
     o.version = 8
     assert.is_nil(fetch.previous_version(o))
+    assert.are.equal(before, c:stats().requests)
+    st:close()
+  end)
+
+  it("finds a newer version posted before a window's end through the same search, remembered once past", function()
+    local st = new_store()
+    local c = client()
+    local o = { base = base, http = c, store = st, list = "kvmarm", addr = "broonie@kernel.org",
+                title = "arm64/sme: initial support for the scalable matrix extension", version = 8,
+                ["until"] = tu.parse("2022-01-31") }
+    -- v9 (2022-01-26 15:11) and v10 (15:27) follow v8: the newest wins
+    assert.are.equal("20220126152749.233712-1-broonie@kernel.org", fetch.newer_version(o).id)
+    o["until"] = tu.parse("2022-01-26T15:20:00Z")
+    assert.are.equal(9, fetch.newer_version(o).version)
+    o.version, o["until"] = 10, tu.parse("2022-01-31")
+    assert.is_nil(fetch.newer_version(o))
+    local before = c:stats().requests
+    assert.is_nil(fetch.newer_version(o))               -- a past window: answered from the store
+    o.version = 8
+    assert.are.equal(10, fetch.newer_version(o).version)
     assert.are.equal(before, c:stats().requests)
     st:close()
   end)

@@ -20,7 +20,7 @@ local function load(path, lookup)
   info.box:close()
   local groups = series.group(threads)
   series.link_versions(groups, lookup)
-  series.supersede(groups, series.version_index(msgs), math.huge)
+  series.supersede(groups, series.version_index(msgs), { ["until"] = math.huge })
   return groups, threads, msgs
 end
 

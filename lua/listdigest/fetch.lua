@@ -381,44 +381,92 @@ local function window_atom(o, base, q)
   return ids, n
 end
 
---[[
-previous_version{ base =, http =, store =, list =, addr =, title =, version = }
-  -> { id =, version =, date = } | nil
-Asks the archive's search for the newest earlier version of a series: the
-cover letters and single patches from addr whose subject holds title's words
-(`f:ADDR AND s:"WORDS"`, one Atom page), not replies, with a version below
-`version`. The answer, or that there is none, is remembered in the store
-(state "prev:...") so later runs do not ask again. A failed request is no
-answer (nil), not an error: the link is a nicety.
-]]
-function M.previous_version(o)
+-- The cover letters and single patches from o.addr whose subject holds
+-- o.title's words, as the archive's search lists them (one Atom page:
+-- `f:ADDR AND s:"WORDS"`): { {id=, version=, date=}... }, or nil when the
+-- request failed (a failed request is no answer, not an error: links are a
+-- nicety).
+local function search_versions(o, words)
   local subject = require "listdigest.subject"
-  local words = {}
-  for w in (o.title or ""):lower():gmatch("[%w]+") do words[#words + 1] = w end
-  if #words == 0 or not o.addr then return nil end
-  local key = ("prev:%s:%s:%d"):format(o.addr:lower(), table.concat(words, " "), o.version)
-  local known = o.store:state(o.list, key)
-  if known then
-    if known == "" then return nil end
-    local id, v, d = known:match("^(.-)\t(%d+)\t(%d*)$")
-    return id and { id = id, version = tonumber(v), date = tonumber(d) } or nil
-  end
   local q = ('f:%s AND s:"%s"'):format(o.addr, table.concat(words, " "))
   local res = o.http:request{ method = "GET", url = base_of(o.base) .. "?q=" .. M.query_encode(q) .. "&x=A" }
   if not res or (res.status ~= 200 and res.status ~= 404) then return nil end
-  local best
+  local out = {}
   if res.status == 200 then
     local feed = atom.parse(res.body)
     for _, e in ipairs(feed and feed.entries or {}) do
       local s = subject.parse(e.title or "")
-      local v = s.version or 1
-      if e.message_id and not s.reply and (s.n == nil or s.n == 0) and v < o.version
-        and (not best or v > best.version) then
-        best = { id = e.message_id, version = v, date = e.updated_t }
+      if e.message_id and not s.reply and (s.n == nil or s.n == 0) then
+        out[#out + 1] = { id = e.message_id, version = s.version or 1, date = e.updated_t }
       end
     end
   end
-  o.store:set_state(o.list, key, best and ("%s\t%d\t%s"):format(best.id, best.version, best.date or "") or "")
+  return out
+end
+
+local function title_words(title)
+  local words = {}
+  for w in (title or ""):lower():gmatch("[%w]+") do words[#words + 1] = w end
+  return words
+end
+
+local function remembered(known)
+  if known == "" then return nil end
+  local id, v, d = known:match("^(.-)\t(%d+)\t(%d*)$")
+  return id and { id = id, version = tonumber(v), date = tonumber(d) } or nil
+end
+
+local function remember(best)
+  return best and ("%s\t%d\t%s"):format(best.id, best.version, best.date or "") or ""
+end
+
+--[[
+previous_version{ base =, http =, store =, list =, addr =, title =, version = }
+  -> { id =, version =, date = } | nil
+Asks the archive's search (search_versions) for the newest earlier version
+of a series: a cover letter or single patch from addr whose subject holds
+title's words, with a version below `version`. The answer, or that there is
+none, is remembered in the store (state "prev:...") so later runs do not ask
+again.
+]]
+function M.previous_version(o)
+  local words = title_words(o.title)
+  if #words == 0 or not o.addr then return nil end
+  local key = ("prev:%s:%s:%d"):format(o.addr:lower(), table.concat(words, " "), o.version)
+  local known = o.store:state(o.list, key)
+  if known then return remembered(known) end
+  local found = search_versions(o, words)
+  if not found then return nil end
+  local best
+  for _, c in ipairs(found) do
+    if c.version < o.version and (not best or c.version > best.version) then best = c end
+  end
+  o.store:set_state(o.list, key, remember(best))
+  return best
+end
+
+--[[
+newer_version{ base =, http =, store =, list =, addr =, title =, version =, ["until"] = }
+  -> { id =, version =, date = } | nil
+The newest later version of a series posted before `until` (epoch seconds),
+by the same search. Remembered in the store (state "next:...") only when
+`until` is already past: then no later mail can change the answer.
+]]
+function M.newer_version(o)
+  local words = title_words(o.title)
+  if #words == 0 or not o.addr then return nil end
+  local key = ("next:%s:%s:%d:%d"):format(o.addr:lower(), table.concat(words, " "), o.version, o["until"])
+  local known = o.store:state(o.list, key)
+  if known then return remembered(known) end
+  local found = search_versions(o, words)
+  if not found then return nil end
+  local best
+  for _, c in ipairs(found) do
+    if c.version > o.version and c.date and c.date < o["until"] and (not best or c.version > best.version) then
+      best = c
+    end
+  end
+  if o["until"] <= os.time() then o.store:set_state(o.list, key, remember(best)) end
   return best
 end
 

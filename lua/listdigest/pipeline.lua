@@ -277,14 +277,17 @@ local function archive_base(rules, spec, fallback)
 end
 
 --[[
-store_lookup(st, list) -> lookup(addr, title, version) for series.link_versions:
-the newest earlier version of a series among the list's stored mail (fetched
-by earlier runs): a cover letter or single patch, not a reply, from the same
-address, whose title has the same key and whose version is lower.
+store_lookup(st, list) -> { previous = fn(addr, title, version),
+                            newer = fn(addr, title, version, until_t) }
+Other versions of a series among the list's stored mail (fetched by earlier
+runs): cover letters and single patches, not replies, from the same address,
+whose title has the same key; previous: the newest with a lower version;
+newer: the newest with a higher version posted before until_t. Each returns
+{id=, version=, date=} or nil. The store is read once, at the first call.
 ]]
 function M.store_lookup(st, list)
   local index
-  return function(addr, title, version)
+  local function candidates(addr, title)
     if not index then
       index = {}
       for _, r in ipairs(st:messages { list = list } or {}) do
@@ -297,20 +300,34 @@ function M.store_lookup(st, list)
         end
       end
     end
+    return index[(addr or ""):lower() .. "\0" .. series_mod.title_key(title)] or {}
+  end
+  local function newest(list_, keep)
     local best
-    for _, c in ipairs(index[(addr or ""):lower() .. "\0" .. series_mod.title_key(title)] or {}) do
-      if c.version < version and (not best or c.version > best.version
+    for _, c in ipairs(list_) do
+      if keep(c) and (not best or c.version > best.version
           or (c.version == best.version and (c.date or 0) > (best.date or 0))) then
         best = c
       end
     end
     return best
   end
+  return {
+    previous = function(addr, title, version)
+      return newest(candidates(addr, title), function(c) return c.version < version end)
+    end,
+    newer = function(addr, title, version, until_t)
+      return newest(candidates(addr, title), function(c)
+        return c.version > version and c.date ~= nil and c.date < until_t
+      end)
+    end,
+  }
 end
 
--- Where earlier versions are looked up: the store (the one fetched mail
--- went to, or the one --db names), then, for a public-inbox source, the
--- archive's search. Returns the store to close and the lookup, or nil.
+-- Where other versions are looked up: the store (the one fetched mail went
+-- to, or the one --db names), then, for a public-inbox source, the
+-- archive's search. Returns the store to close and the lookups (as
+-- store_lookup's), or nil.
 function M.version_store(opts, rules)
   local url = source.kind(opts.source) == "url"
   if not url and not opts.db then return nil end
@@ -321,13 +338,21 @@ function M.version_store(opts, rules)
   if not url then return st, in_store end
   local fetch = require "listdigest.fetch"
   local client
-  return st, function(addr, title, version)
-    local found = in_store(addr, title, version)
-    if found then return found end
+  local function ask(fn, o)
     client = client or require("listdigest.http").client { progress = false, retries = 1 }
-    return fetch.previous_version { base = opts.source, http = client, store = st, list = list,
-                                    addr = addr, title = title, version = version }
+    o.base, o.http, o.store, o.list = opts.source, client, st, list
+    return fn(o)
   end
+  return st, {
+    previous = function(addr, title, version)
+      return in_store.previous(addr, title, version)
+        or ask(fetch.previous_version, { addr = addr, title = title, version = version })
+    end,
+    newer = function(addr, title, version, until_t)
+      return in_store.newer(addr, title, version, until_t)
+        or ask(fetch.newer_version, { addr = addr, title = title, version = version, ["until"] = until_t })
+    end,
+  }
 end
 
 -- The report model's status from listdigest.review's analysis.
@@ -416,9 +441,10 @@ function M.run(opts)
   -- report entries: conversations, with unthreaded series and backports of
   -- one patch to several stable branches merged (listdigest.series)
   local st, lookup = M.version_store(opts, rules)
-  reported = series_mod.link_versions(series_mod.group(reported), lookup)
+  reported = series_mod.link_versions(series_mod.group(reported), lookup and lookup.previous)
+  series_mod.supersede(reported, series_mod.version_index(msgs), {
+    ["until"] = opts.window["until"], since = opts.window.since, lookup = lookup and lookup.newer })
   if st then st:close() end
-  series_mod.supersede(reported, series_mod.version_index(msgs), opts.window["until"])
   -- default rules name no list: the mail's List-Id does
   local mail_list, mail_archive = M.list_of_mail(msgs)
   local base = archive_base(rules, opts.source, mail_archive)

@@ -912,7 +912,7 @@ function M.version_index(messages)
   return by_addr
 end
 
---- series.supersede(groups, index, until_t)
+--- series.supersede(groups, index, opts)
 -- For each group with a series, the newest later version of it in index
 -- (series.version_index): posted by the same sender, under the same
 -- project, with a higher version, not before this one, not inside this
@@ -920,14 +920,20 @@ end
 -- its patches' titles. A conversation known only by replies to an
 -- absent patch (a robot's report on patch 5 of 23) has its sender from the
 -- patch's git send-email Message-ID when it has one; without, the same
--- title key and a higher version decide alone. The newest such version posted (or, known only
--- from replies, seen) before until_t sets series.superseded_by =
+-- title key and a higher version decide alone. The newest such version
+-- posted (or, known only from replies, seen) before opts.until sets
+-- series.superseded_by =
 -- {version=, id=, date=} (id: its cover, else its first patch); a later
 -- one only sets series.newer = {...}: a report of a past week says what
 -- it said then. Backports and pull requests are left alone. A newer entry
 -- among groups that has no previous version (or an older one) gets this
--- one as series.previous. Returns groups.
-function M.supersede(groups, index, until_t)
+-- one as series.previous. opts = { until = epoch, since = epoch, lookup =
+-- fn(addr, title, version, until) -> {version=, id=, date=} | nil }: a
+-- series posted before since and not superseded in index is looked up
+-- there (the store, the archive's search: a newer version posted before
+-- the window is not in the window's mail). Returns groups.
+function M.supersede(groups, index, opts)
+  local until_t = opts["until"]
   local entry_of = {}
   for _, g in ipairs(groups) do
     for _, m in ipairs(g.messages) do entry_of[m.message_id] = g end
@@ -991,6 +997,10 @@ function M.supersede(groups, index, until_t)
           end
         end
         return { version = pick.version, id = pick.id, date = pick.date }
+      end
+      if not best.before and opts.lookup and s.author_addr and s.date and opts.since and s.date < opts.since then
+        local found = opts.lookup(s.author_addr, s.title, s.version, until_t)
+        if found and found.version > s.version then s.superseded_by = found end
       end
       if best.before then
         s.superseded_by = first_of(best.before)
