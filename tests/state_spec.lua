@@ -142,6 +142,23 @@ describe("pull requests whatever patches ride along", function()
   end)
 end)
 
+describe("trailers given on the previous version", function()
+  it("asks for the Reviewed-by Ricardo gave on v1 3/4 that v2 5/6 does not carry", function()
+    local report = run("tests/fixtures/review/kvmarm-2022-12-parallel-faults-v1-v2.mbox", "kvmarm",
+                       { since = tu.parse("2022-11-28"), ["until"] = tu.parse("2022-12-05") })
+    local items = {}
+    for _, it in ipairs(report.attention.attention) do
+      if it.kind == "dropped-trailers" then items[#items + 1] = it end
+    end
+    assert.are.equal(1, #items)
+    assert.are.equal("20221202185156.696189-1-oliver.upton@linux.dev", items[1].id)
+    assert.are.same({ { kind = "Reviewed-by", who = "Ricardo Koller <ricarkol@google.com>", addr = "ricarkol@google.com",
+                        title = "kvm: arm64: handle access faults behind the read lock" } }, items[1].trailers)
+    assert.are.equal("superseded",
+      entry(report, "20221129191946.1735662-1-oliver.upton@linux.dev").status.state)
+  end)
+end)
+
 describe("defaults from the mail", function()
   it("names the list and links lore from the List-Id with the default rules", function()
     local report = run(SAMPLE, "default", WEEK)

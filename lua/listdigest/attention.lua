@@ -45,6 +45,56 @@ local function unreviewed_patches(t)
   return #missing > 0 and missing or nil
 end
 
+-- Reviewed-by / Acked-by given in follow-ups to the previous version (an
+-- entry of this report) before this version was posted, that this
+-- version's patch mails do not carry and nobody gave again: { {kind=, who=, addr=, title= (nil: on the whole
+-- series)}... } or nil. A patch whose title is gone from this version may
+-- have been dropped: its tags are not asked for.
+local function dropped_trailers(t, by_id)
+  local s = t.series
+  local prev = s and s.previous and by_id[s.previous.id]
+  if not prev or not prev.review or prev == t then return nil end
+  local title_of = {}
+  for _, m in ipairs(prev.messages) do title_of[m.message_id] = m.subj and m.subj.normalized end
+  local carried, anywhere, titles = {}, {}, {}
+  for _, m in ipairs(t.messages) do
+    local sj = m.subj or {}
+    if not sj.reply and (sj.version or 1) == s.version and (sj.n or 1) >= 1 then
+      titles[sj.normalized or ""] = true
+      for _, seg in ipairs(m.segments or {}) do
+        if seg.kind == "trailer" then
+          for _, tr in ipairs(review.trailer_lines(seg.text)) do
+            local key = (sj.normalized or "") .. "\0" .. tr.addr:lower()
+            carried[key] = true
+            anywhere[tr.addr:lower()] = true
+          end
+        end
+      end
+    end
+  end
+  for _, tr in ipairs((t.review or {}).trailers or {}) do anywhere[tr.addr:lower()] = true end
+  local out, seen = {}, {}
+  for _, tr in ipairs(prev.review.trailers) do
+    -- only tags given before this version was posted could have been carried
+    if (tr.kind == "Reviewed-by" or tr.kind == "Acked-by") and tr.date and s.date and tr.date < s.date then
+      local addr = tr.addr:lower()
+      local title = tr.scope == "patch" and title_of[tr.on_id] or nil
+      local missing
+      if title then
+        missing = titles[title] and not carried[title .. "\0" .. addr] and not anywhere[addr]
+      elseif tr.scope == "series" then
+        missing = not anywhere[addr]
+      end   -- a patch this report does not hold: its tags cannot be told
+      local k = tr.kind .. addr .. (title or "")
+      if missing and not seen[k] then
+        seen[k] = true
+        out[#out + 1] = { kind = tr.kind, who = tr.who, addr = addr, title = title }
+      end
+    end
+  end
+  return #out > 0 and out or nil
+end
+
 --[[
 compute(threads, opts) -> block
 
@@ -67,6 +117,8 @@ item = { id = entry id, title =, kind =, why = (English, for scripts), evidence 
   changes-requested  changes requested and no newer version
   not-pulled       a pull request nobody said was pulled
   partial-review   patches without Reviewed-by/Acked-by while siblings have one
+  dropped-trailers Reviewed-by/Acked-by given on the previous version that
+                   this one's patches do not carry
   robot            a robot's finding in the window (build failure, syzbot,
                    does not apply)
 ]]
@@ -82,6 +134,8 @@ function M.compute(threads, opts)
     return it
   end
   local A = block.attention
+  local by_id = {}
+  for _, t in ipairs(threads) do by_id[t.id] = t end
   for _, t in ipairs(threads) do
     local r, s = t.review or {}, t.series
     if r.applied and in_window(r.applied.date, w) then
@@ -129,6 +183,17 @@ function M.compute(threads, opts)
         A[#A + 1] = item(t, "changes-requested", cr and ("asked by " .. (cr.by or "?"):gsub("%s*<.*$", "")) or
           "changes requested", cr and cr.id, cr and cr.date, { by = cr and cr.by })
       end
+      local dropped = dropped_trailers(t, by_id)
+      if dropped then
+        local who, seen = {}, {}
+        for _, d in ipairs(dropped) do
+          local name = d.who:gsub("%s*<.*$", "")
+          if not seen[name] then seen[name] = true who[#who + 1] = name end
+        end
+        A[#A + 1] = item(t, "dropped-trailers", ("%d trailer(s) from v%d not carried: %s"):format(#dropped,
+          s.previous.version, table.concat(who, ", ")), s.cover or s.base_id, s.date,
+          { trailers = dropped, version = s.previous.version, by = table.concat(who, ", ") })
+      end
       local missing = unreviewed_patches(t)
       if missing then
         local ns = {}
@@ -146,7 +211,8 @@ function M.compute(threads, opts)
       end
     end
   end
-  local RANK = { ["changes-requested"] = 1, ["no-reply"] = 2, ["not-pulled"] = 3, ["partial-review"] = 4, robot = 5 }
+  local RANK = { ["changes-requested"] = 1, ["no-reply"] = 2, ["not-pulled"] = 3, ["dropped-trailers"] = 4,
+                 ["partial-review"] = 5, robot = 6 }
   table.sort(A, function(a, b)
     if RANK[a.kind] ~= RANK[b.kind] then return RANK[a.kind] < RANK[b.kind] end
     if (a.date or math.huge) ~= (b.date or math.huge) then return (a.date or math.huge) < (b.date or math.huge) end
@@ -159,16 +225,18 @@ end
 local WORDS = {
   zh = {
     kinds = { ["changes-requested"] = "需要修改", ["no-reply"] = "无人回复", ["not-pulled"] = "尚未拉取",
-              ["partial-review"] = "部分未审阅", robot = "机器人报告", applied = "已合入", pulled = "已拉取" },
-    where = "合入 %s", by = "由 %s 拉取", version = "v%d 无人回复", asked = "%s 要求修改",
+              ["partial-review"] = "部分未审阅", robot = "机器人报告", applied = "已合入", pulled = "已拉取",
+              ["dropped-trailers"] = "标签未延续" },
+    dropped = "v%d 上 %s 给出的标签未出现在本版本中", where = "合入 %s", by = "由 %s 拉取", version = "v%d 无人回复", asked = "%s 要求修改",
     not_pulled = "尚无人确认拉取", patches = "第 %s 个补丁（共 %d 个）没有审阅",
     robot = { ["kernel test robot"] = "kernel test robot 报告", syzbot = "syzbot 报告",
               ["does not apply"] = "补丁无法应用" },
   },
   en = {
     kinds = { ["changes-requested"] = "changes requested", ["no-reply"] = "no reply", ["not-pulled"] = "not pulled",
-              ["partial-review"] = "partly reviewed", robot = "robot", applied = "applied", pulled = "pulled" },
-    where = "to %s", by = "by %s", version = "no reply to v%d", asked = "asked by %s",
+              ["partial-review"] = "partly reviewed", robot = "robot", applied = "applied", pulled = "pulled",
+              ["dropped-trailers"] = "trailers dropped" },
+    dropped = "v%d tags from %s are not in this version", where = "to %s", by = "by %s", version = "no reply to v%d", asked = "asked by %s",
     not_pulled = "nobody said it was pulled", patches = "patches %s of %d have no review",
     robot = { ["kernel test robot"] = "kernel test robot report", syzbot = "syzbot report",
               ["does not apply"] = "does not apply" },
@@ -191,6 +259,7 @@ function M.words(it, lang)
     for _, n in ipairs(it.patches) do ns[#ns + 1] = tostring(n) end
     why = W.patches:format(table.concat(ns, ", "), it.total or 0)
   elseif it.kind == "robot" and it.robot then why = W.robot[it.robot] or it.robot
+  elseif it.kind == "dropped-trailers" and it.version then why = W.dropped:format(it.version, name(it.by))
   end
   return W.kinds[it.kind] or it.kind, why
 end
