@@ -229,6 +229,7 @@ local WORDS = {
               ["dropped-trailers"] = "标签未延续" },
     dropped = "v%d 上 %s 给出的标签未出现在本版本中", where = "合入 %s", by = "由 %s 拉取", version = "v%d 无人回复", asked = "%s 要求修改",
     not_pulled = "尚无人确认拉取", patches = "第 %s 个补丁（共 %d 个）没有审阅",
+    patch_one = "第 %s 个补丁（共 %d 个）没有审阅",
     robot = { ["kernel test robot"] = "kernel test robot 报告", syzbot = "syzbot 报告",
               ["does not apply"] = "补丁无法应用" },
   },
@@ -238,6 +239,7 @@ local WORDS = {
               ["dropped-trailers"] = "trailers dropped" },
     dropped = "v%d tags from %s are not in this version", where = "to %s", by = "by %s", version = "no reply to v%d", asked = "asked by %s",
     not_pulled = "nobody said it was pulled", patches = "patches %s of %d have no review",
+    patch_one = "patch %s of %d has no review",
     robot = { ["kernel test robot"] = "kernel test robot report", syzbot = "syzbot report",
               ["does not apply"] = "does not apply" },
   },
@@ -257,7 +259,7 @@ function M.words(it, lang)
   elseif it.kind == "partial-review" and it.patches then
     local ns = {}
     for _, n in ipairs(it.patches) do ns[#ns + 1] = tostring(n) end
-    why = W.patches:format(table.concat(ns, ", "), it.total or 0)
+    why = (#ns == 1 and W.patch_one or W.patches):format(table.concat(ns, ", "), it.total or 0)
   elseif it.kind == "robot" and it.robot then why = W.robot[it.robot] or it.robot
   elseif it.kind == "dropped-trailers" and it.version then why = W.dropped:format(it.version, name(it.by))
   end
