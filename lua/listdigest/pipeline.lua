@@ -14,11 +14,6 @@ local attention = require "listdigest.attention"
 
 local M = {}
 
-local function trailer_kind(line)
-  local k = line:match("^%s*([%a-]+):")
-  return k and k:lower()
-end
-
 -- Files a message's diffs touch, from "diff --git a/X b/Y" and "+++ b/Y".
 local function diff_paths(msg, out, seen)
   for _, seg in ipairs(msg.segments or {}) do

@@ -78,13 +78,6 @@ local function own_lines(msg)
   return lines
 end
 
-local function has_diff(msg)
-  for _, seg in ipairs(msg.segments or {}) do
-    if seg.kind == "diff" then return true end
-  end
-  return false
-end
-
 local function squash(s) return trim((s or ""):gsub("%s+", " ")):lower() end
 
 -- b4's rule for accepting a follow-up trailer as given by the sender: the
