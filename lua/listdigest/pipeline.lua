@@ -160,9 +160,11 @@ end
 
 --[[
 facts(t, list) -> the table rules match on (see rules/default.lua):
-  title (no tags, no Re:), subject (the thread's title as shown), tags (union over the thread's non-reply mails, or its first
-  mail's when all are replies; a pull request, as listdigest.series found it, has ["GIT PULL"] and no series), prefixes, version, series = {version=, total=,
-  cover=} or nil, stable = {...} or nil, autosel, paths, messages (summaries),
+  title (no tags, no Re:), subject (the thread's title as shown), tags (union
+  over the thread's non-reply mails, or its first mail's when all are
+  replies; a pull request, as listdigest.series found it, has ["GIT PULL"]
+  and no series), prefixes, version, series = {version=, total=, cover=} or
+  nil, stable = {...} or nil, autosel, paths, messages (summaries),
   participants, list.
 ]]
 function M.facts(t, list)
