@@ -74,6 +74,8 @@ struct batch {
 	struct host *hosts;
 	size_t nhosts;
 	int running;
+	int cancel;             /* a done hook or the stop flag asked to end the rest */
+	int cancelling;         /* ending the rest: done hooks' answers are ignored */
 };
 
 static double now_mono(void)
@@ -485,12 +487,47 @@ static void detach(struct http_client *c, struct batch *b, struct xfer *x)
 	x->hdrs = NULL;
 }
 
-static void finish(struct batch *b, struct xfer *x, const char *code)
+/*
+ * X has its outcome: records CODE ("" on success) and tells the request's
+ * done hook. Returns -1 (reason in ERR) when the hook aborts the batch.
+ */
+static int finish(struct batch *b, struct xfer *x, const char *code, char *err, size_t errlen)
 {
+	char reason[256] = "";
+	int r;
+
 	x->state = DONE;
-	x->res->elapsed = now_mono() - x->started;
+	x->res->elapsed = x->started > 0 ? now_mono() - x->started : 0;
 	snprintf(x->res->code, sizeof x->res->code, "%s", code ? code : "");
 	b->ndone++;
+	if (!x->req->done)
+		return 0;
+	r = x->req->done(x->req->done_ud, x->index, x->res, reason, sizeof reason);
+	if (r < 0)
+		return util_fail(err, errlen, "%s", reason[0] ? reason : "aborted by the caller");
+	if (r > 0 && !b->cancelling)
+		b->cancel = 1;
+	return 0;
+}
+
+/* Ends every request that has not finished with code "cancelled". */
+static int cancel_rest(struct http_client *c, struct batch *b, char *err, size_t errlen)
+{
+	b->cancelling = 1;
+	for (size_t i = 0; i < b->n; i++) {
+		struct xfer *x = &b->x[i];
+
+		if (x->state == DONE)
+			continue;
+		detach(c, b, x);
+		free(x->body);
+		x->body = NULL;
+		x->body_cap = x->body_len = 0;
+		set_error(x->res, x, "cancelled");
+		if (finish(b, x, "cancelled", err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -677,10 +714,8 @@ static int ended(struct http_client *c, struct batch *b, struct xfer *x, CURLcod
 			x->free_attempts++;
 		}
 	}
-	if (!code) {
-		finish(b, x, NULL);
-		return 0;
-	}
+	if (!code)
+		return finish(b, x, NULL, err, errlen);
 	if (!retry || (!at_once && attempts - x->free_attempts > c->o.retries)) {
 		char keep[16];
 
@@ -689,8 +724,7 @@ static int ended(struct http_client *c, struct batch *b, struct xfer *x, CURLcod
 			snprintf(keep, sizeof keep, "%ld", status);
 		else
 			snprintf(keep, sizeof keep, "%s", code);
-		finish(b, x, keep);
-		return 0;
+		return finish(b, x, keep, err, errlen);
 	}
 	if (at_once)
 		delay = 0;
@@ -761,6 +795,12 @@ int http_perform(struct http_client *c, const struct http_request *reqs, size_t 
 		double t = now_mono(), next = t + 1;
 		int still, startable = 0, msgs;
 		CURLMsg *msg;
+
+		if (b.cancel || (c->o.stop && *c->o.stop)) {
+			if (cancel_rest(c, &b, err, errlen) < 0)
+				goto out;
+			break;
+		}
 
 		/* in input order, so a batch is served first come, first served */
 		for (size_t i = 0; i < b.n; i++) {

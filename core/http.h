@@ -9,6 +9,7 @@
 #ifndef LISTDIGEST_HTTP_H
 #define LISTDIGEST_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@ struct http_options {
 	size_t max_body;         /* refuse bodies larger than this (decoded) [1 GiB] */
 	FILE *progress;          /* progress lines go here ("\r"-overwritten); NULL = quiet */
 	const char *progress_label; /* first word of a progress line ["fetch"]; copied */
+	volatile sig_atomic_t *stop; /* when *STOP turns non-zero (a signal handler), a batch
+	                                cancels what has not finished; NULL = never */
 };
 
 struct http_response;
@@ -57,6 +60,17 @@ typedef int (*http_check_fn)(void *ud, size_t i, const struct http_response *res
 typedef int (*http_prepare_fn)(void *ud, size_t i, int attempt, const char **body,
                                size_t *body_len, char *reason, size_t reasonlen);
 
+/*
+ * Called once when request I has its outcome (success, failure after its
+ * retries, or "cancelled"), RES valid only during the call. Returns 0 to go
+ * on, 1 to cancel every request of the batch that has not finished (those
+ * not started, waiting for a retry, or in flight end at once with code
+ * "cancelled"; calls for them follow, their return ignored), -1 to abort
+ * the whole batch (http_perform then fails with REASON).
+ */
+typedef int (*http_done_fn)(void *ud, size_t i, const struct http_response *res,
+                            char *reason, size_t reasonlen);
+
 /* One request. Every pointer is borrowed until http_perform returns. */
 struct http_request {
 	const char *method;          /* "GET", "POST", ...; NULL = GET, or POST with a body */
@@ -72,6 +86,8 @@ struct http_request {
 	void *check_ud;
 	http_prepare_fn prepare;     /* NULL = send BODY every time */
 	void *prepare_ud;
+	http_done_fn done;           /* NULL = nobody is told before http_perform returns */
+	void *done_ud;
 };
 
 /* A response header; NAME is lower-case. Points into the response. */
@@ -88,7 +104,8 @@ struct http_header {
  * when retries of a status ran out or a check rejected the response, else the
  * transport failure of the last attempt, one of "timeout", "connect", "dns",
  * "tls", "reset", "truncated" (connection closed mid-body, bad encoding),
- * "too_large", "redirects", "error". STATUS/headers/body are those of the
+ * "too_large", "redirects", "error", or "cancelled" (a done hook or the
+ * stop flag ended the batch first). STATUS/headers/body are those of the
  * last attempt if it got any. Everything is owned by the response and freed
  * by http_response_clear.
  */

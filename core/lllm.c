@@ -6,6 +6,7 @@
  * listdigest.json; results live in a userdata with __gc until copied out, so
  * nothing malloc'ed is held across a Lua call that can raise. No prompts here.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,17 @@ static const char *const client_keys[] = {
 };
 
 /*
+ * SIGINT or SIGTERM received while c:complete runs: the batch cancels what
+ * has not been answered (llm_options.stop) and complete says which signal.
+ */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/*
  * c = llm.client{ url=, model=, key=nil|false|"...", jobs=4, timeout=120,
  *   retries=4, backoff=1.0, max_backoff=30, temperature=0.2|false,
  *   max_tokens=1500|false, response_format=nil|"json_schema"|"json_object"|"text",
@@ -167,6 +179,7 @@ static int l_client(lua_State *L)
 		return luaL_error(L, "llm.client: progress must be a boolean or nil");
 	lua_pop(L, 1);
 	o.progress = progress ? stderr : NULL;
+	o.stop = &interrupted;
 	lc = lua_newuserdatauv(L, sizeof *lc, 0);
 	lc->c = NULL;
 	luaL_setmetatable(L, CLIENT_MT);
@@ -284,13 +297,17 @@ static void push_result(lua_State *L, const struct llm_result *res, int decode)
 		char *end;
 		long v = strtol(res->code, &end, 10);
 
-		lua_createtable(L, 0, 3);
+		lua_createtable(L, 0, 4);
 		lutil_set_str(L, "error", res->error);
 		if (*res->code && !*end)
 			lutil_set_int(L, "code", v);
 		else
 			lutil_set_str(L, "code", res->code);
 		lutil_set_int(L, "attempts", res->attempts);
+		if (res->fatal) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "fatal");
+		}
 		return;
 	}
 	lua_createtable(L, 0, 7);
@@ -314,26 +331,62 @@ static void push_result(lua_State *L, const struct llm_result *res, int decode)
 	lutil_set_str(L, "model", res->model);
 }
 
+/* What the per-result hook needs to call the Lua function on_result. */
+struct hook {
+	lua_State *L;
+	int fn, decode;
+	char err[512];
+};
+
+static int on_result(void *ud, size_t i, const struct llm_result *res)
+{
+	struct hook *h = ud;
+	lua_State *L = h->L;
+	int stop;
+
+	lua_pushvalue(L, h->fn);
+	lua_pushinteger(L, (lua_Integer)i + 1);
+	push_result(L, res, h->decode);
+	if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+		snprintf(h->err, sizeof h->err, "on_result: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+		lua_pop(L, 1);
+		return -1;
+	}
+	stop = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return stop ? 1 : 0;
+}
+
 /*
- * results = c:complete{ {messages={{role=, content=}, ...}, schema=<table>|nil,
- *                        name="thread_summary"}, ... }
+ * results = c:complete({ {messages={{role=, content=}, ...}, schema=<table>|nil,
+ *                         name="thread_summary"}, ... }, on_result)
  * Concurrently (jobs in flight), each retried on its own. results[i] =
  * { content=, json=<decoded object or nil>, format="json_schema"|"json_object"|"text",
  *   usage={prompt_tokens=, completion_tokens=}, finish_reason=, attempts=, model= }
- * or { error=, code=<status or word>, attempts= }. Malformed requests raise;
- * no failure of a request does.
+ * or { error=, code=<status or word>, attempts=, fatal=true|nil }. on_result
+ * (optional) is called as on_result(i, results[i]) the moment request i has
+ * its outcome; it returning true cancels what is not answered yet (code
+ * "cancelled"), and an error in it stops the batch and is raised. A fatal
+ * failure (a refused key, an unknown model) cancels the rest too. SIGINT and
+ * SIGTERM during the call cancel the rest and set results.interrupted =
+ * "SIGINT" | "SIGTERM" (unless the process ignores them; the handlers
+ * before the call are restored after it). Malformed requests raise; no failure of a request does.
  */
 static int l_complete(lua_State *L)
 {
 	struct llm_client *c = check_client(L, 1);
 	struct llm_request *rq;
 	struct lresults *res;
+	struct hook hook = {0};
+	struct sigaction sa, old_int, old_term;
 	char err[512];
-	int scratch, json, encode, decode;
+	int scratch, json, encode, decode, rc, sig;
 	size_t n;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_settop(L, 2);
+	if (!lua_isnoneornil(L, 3))
+		luaL_checktype(L, 3, LUA_TFUNCTION);
+	lua_settop(L, 3);
 	n = lua_rawlen(L, 2);
 	if (n > ((size_t)1 << 20))
 		return luaL_error(L, "llm: too many requests in one batch");
@@ -356,12 +409,35 @@ static int l_complete(lua_State *L)
 	memset(res, 0, sizeof *res + (n ? n : 1) * sizeof res->res[0]);
 	luaL_setmetatable(L, RESULTS_MT);
 	res->n = n;
-	if (llm_complete(c, rq, n, res->res, err, sizeof err) < 0)
-		return luaL_error(L, "llm: %s", err);
-	lua_createtable(L, (int)n, 0);
+	hook.L = L;
+	hook.fn = 3;
+	hook.decode = decode;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	interrupted = 0;
+	/* a signal the process ignores (nohup, a shell's background job) stays ignored */
+	sigaction(SIGINT, NULL, &old_int);
+	sigaction(SIGTERM, NULL, &old_term);
+	if (old_int.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
+	if (old_term.sa_handler != SIG_IGN)
+		sigaction(SIGTERM, &sa, NULL);
+	rc = llm_complete(c, rq, n, res->res, lua_isfunction(L, 3) ? on_result : NULL, &hook, err, sizeof err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sig = interrupted;
+	interrupted = 0;
+	if (rc < 0)
+		return luaL_error(L, "llm: %s", hook.err[0] ? hook.err : err);
+	lua_createtable(L, (int)n, 1);
 	for (size_t i = 0; i < n; i++) {
 		push_result(L, &res->res[i], decode);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	if (sig) {
+		lua_pushstring(L, sig == SIGINT ? "SIGINT" : "SIGTERM");
+		lua_setfield(L, -2, "interrupted");
 	}
 	return 1;
 }

@@ -50,6 +50,8 @@ struct batch {
 	struct job *jobs;
 	struct job **active;         /* the jobs given to the HTTP engine, by its index */
 	size_t n, nactive, ndone;
+	llm_result_fn on_result;
+	void *ud;
 };
 
 static const char *const format_names[] = {"text", "json_object", "json_schema"};
@@ -87,9 +89,24 @@ static void redact(const char *in, const char *key, char *out, size_t outlen)
 	if (!outlen)
 		return;
 	while (*in && o + 1 < outlen) {
-		size_t best = 0;
+		size_t best = 0, stars = 0;
+		int masked = 0;
 
-		for (size_t j = 0; klen && j < klen; j++) {
+		/* a masked key that shows its end ("Your api key: ****cd15"): the
+		   stars and the shown end go, however short that end is */
+		while (in[stars] == '*')
+			stars++;
+		if (klen && stars >= 3) {
+			size_t l = 0;
+
+			while (isalnum((unsigned char)in[stars + l]))
+				l++;
+			if (l >= 2 && l < klen && memcmp(in + stars, key + klen - l, l) == 0) {
+				best = stars + l;
+				masked = 1;
+			}
+		}
+		for (size_t j = 0; klen && !best && j < klen; j++) {
 			size_t l = 0;
 
 			while (in[l] && key[j + l] && in[l] == key[j + l])
@@ -97,7 +114,7 @@ static void redact(const char *in, const char *key, char *out, size_t outlen)
 			if (l > best)
 				best = l;
 		}
-		if (klen && best >= thr) {
+		if (klen && (masked || best >= thr)) {
 			size_t r = strlen(REDACTED);
 
 			if (o + r >= outlen)
@@ -114,7 +131,8 @@ static void redact(const char *in, const char *key, char *out, size_t outlen)
 
 static char *dup_redacted(const char *s, const char *key)
 {
-	size_t cap = strlen(s) + 1 + (key ? strlen(REDACTED) * (strlen(s) / 8 + 1) : 0);
+	/* a redaction replaces 5 bytes at least ("***cd") */
+	size_t cap = strlen(s) + 1 + (key ? strlen(REDACTED) * (strlen(s) / 5 + 1) : 0);
 	char *out = malloc(cap);
 
 	if (out)
@@ -219,6 +237,7 @@ int llm_client_new(const struct llm_options *opts, struct llm_client **client_ou
 	ho.max_backoff = c->o.max_backoff;
 	ho.max_body = MAX_BODY;
 	ho.progress = NULL;  /* ours counts threads and tokens, not bytes */
+	ho.stop = c->o.stop;
 	if (http_client_new(&ho, &c->http, err, errlen) < 0) {
 		llm_client_free(c);
 		return -1;
@@ -749,6 +768,8 @@ static int settle(struct llm_client *c, struct job *j, const struct http_respons
 	struct llm_result *out = j->out;
 
 	out->attempts = hr->attempts;
+	if (hr->error && !strcmp(hr->code, "cancelled"))
+		return set_failure(c, out, "cancelled", "cancelled before an answer came");
 	if (hr->error) {
 		if (j->rejected)  /* our check refused the last answer */
 			return set_failure(c, out, j->code, j->reason);
@@ -774,8 +795,48 @@ static int settle(struct llm_client *c, struct job *j, const struct http_respons
 	return 0;
 }
 
+/*
+ * A failure no retry and no other request can fix: the key (401, 403), the
+ * URL or the model (404; 400/422 saying the model does not exist).
+ */
+static int is_fatal(const struct llm_result *r)
+{
+	const char *e = r->error ? r->error : "";
+
+	if (!strcmp(r->code, "401") || !strcmp(r->code, "403") || !strcmp(r->code, "404"))
+		return 1;
+	if (strcmp(r->code, "400") && strcmp(r->code, "422"))
+		return 0;
+	return (strcasestr(e, "model") != NULL) &&
+	       (strcasestr(e, "not exist") || strcasestr(e, "not found") || strcasestr(e, "does not exist") ||
+	        strcasestr(e, "unknown model") || strcasestr(e, "invalid model") || strcasestr(e, "no such model"));
+}
+
+/* The engine's done hook: settles the job at once and tells the caller. */
+static int on_done(void *ud, size_t i, const struct http_response *hr, char *reason, size_t reasonlen)
+{
+	struct batch *b = ud;
+	struct job *j = b->active[i];
+	int r = 0;
+
+	if (settle(b->c, j, hr) < 0) {
+		snprintf(reason, reasonlen, "out of memory");
+		return -1;
+	}
+	j->out->fatal = j->out->error && is_fatal(j->out);
+	if (b->on_result) {
+		r = b->on_result(b->ud, (size_t)(j - b->jobs), j->out);
+		if (r < 0) {
+			snprintf(reason, reasonlen, "stopped by the caller");
+			return -1;
+		}
+	}
+	return j->out->fatal ? 1 : r;
+}
+
 int llm_complete(struct llm_client *c, const struct llm_request *reqs, size_t n,
-                 struct llm_result *res_out, char *err, size_t errlen)
+                 struct llm_result *res_out, llm_result_fn on_result, void *ud,
+                 char *err, size_t errlen)
 {
 	static const int retry_on[] = {408};  /* Request Timeout: the server's, transient */
 	struct batch b = {0};
@@ -791,6 +852,8 @@ int llm_complete(struct llm_client *c, const struct llm_request *reqs, size_t n,
 		headers[nh++] = c->auth;
 	b.c = c;
 	b.n = n;
+	b.on_result = on_result;
+	b.ud = ud;
 	b.jobs = calloc(n ? n : 1, sizeof *b.jobs);
 	b.active = calloc(n ? n : 1, sizeof *b.active);
 	hr = calloc(n ? n : 1, sizeof *hr);
@@ -838,6 +901,10 @@ int llm_complete(struct llm_client *c, const struct llm_request *reqs, size_t n,
 				goto out;
 			}
 			b.ndone++;
+			if (on_result && on_result(ud, i, j->out) < 0) {
+				util_fail(err, errlen, "stopped by the caller");
+				goto out;
+			}
 			continue;
 		}
 		hr[b.nactive].method = "POST";
@@ -850,16 +917,14 @@ int llm_complete(struct llm_client *c, const struct llm_request *reqs, size_t n,
 		hr[b.nactive].check_ud = &b;
 		hr[b.nactive].prepare = on_prepare;
 		hr[b.nactive].prepare_ud = &b;
+		hr[b.nactive].done = on_done;
+		hr[b.nactive].done_ud = &b;
 		b.active[b.nactive++] = j;
 	}
 	show_progress(&b, 1);
+	/* every job is settled by on_done as its request ends */
 	if (http_perform(c->http, hr, b.nactive, hres, err, errlen) < 0)
 		goto out;
-	for (size_t k = 0; k < b.nactive; k++)
-		if (settle(c, b.active[k], &hres[k]) < 0) {
-			util_fail(err, errlen, "out of memory");
-			goto out;
-		}
 	b.ndone = n;
 	show_progress(&b, 1);
 	if (c->o.progress && n)

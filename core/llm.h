@@ -10,6 +10,7 @@
 #ifndef LISTDIGEST_LLM_H
 #define LISTDIGEST_LLM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ struct llm_options {
 	enum llm_format format;   /* the level to start at (use LLM_JSON_SCHEMA for "auto") */
 	int no_fallback;          /* 1 = FORMAT is forced: a refusal is a failure, not a fallback */
 	FILE *progress;           /* "llm: 12/40 threads, 53.2k tokens" lines; NULL = quiet */
+	volatile sig_atomic_t *stop; /* non-zero (a signal handler): a batch cancels what has
+	                                not been answered; NULL = never */
 };
 
 /* One chat message; strings borrowed until llm_complete returns. */
@@ -85,7 +88,18 @@ struct llm_result {
 	int attempts;             /* HTTP attempts, fallbacks included */
 	char *error;              /* NULL on success */
 	char code[16];
+	int fatal;                /* a configuration error no retry or other request can fix: 401,
+	                             403, 404, an unknown model; the batch stops at the first */
 };
+
+/*
+ * Called once per request as soon as its outcome is known (I: its index in
+ * the batch; RES valid during the call), before llm_complete returns: the
+ * caller can keep an answer the moment it is paid for. Returns 0 to go on,
+ * 1 to cancel the requests not answered yet (they end with code
+ * "cancelled"), -1 to abort the batch.
+ */
+typedef int (*llm_result_fn)(void *ud, size_t i, const struct llm_result *res);
 
 /*
  * Counters over the client's life. REQUESTS counts HTTP attempts, RETRIES
@@ -127,10 +141,14 @@ void llm_client_free(struct llm_client *client);
  * Retried with backoff: 408, 429 (Retry-After), 5xx, transport failures, a
  * body that is not JSON, no choices, blank content, a finish_reason other
  * than "stop" (none at all is taken as "stop"); "length" only once. Other
- * statuses fail at once with the server's message.
+ * statuses fail at once with the server's message. A fatal failure (see
+ * struct llm_result) cancels every request not answered yet, so at most
+ * JOBS requests reach a server that refuses the key or the model; so does
+ * the stop flag. ON_RESULT (NULL = none) hears of every outcome as it comes.
  */
 int llm_complete(struct llm_client *client, const struct llm_request *reqs, size_t n,
-                 struct llm_result *res_out, char *err, size_t errlen);
+                 struct llm_result *res_out, llm_result_fn on_result, void *ud,
+                 char *err, size_t errlen);
 
 /* What llm_read_response makes of an answer. */
 enum llm_read {

@@ -430,6 +430,72 @@ io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
     end)
   end)
 
+  describe("answers as they come, and stopping", function()
+    local function batch(n)
+      local b = {}
+      for i = 1, n do b[i] = req("thread " .. i) end
+      return b
+    end
+
+    it("tells on_result of each outcome as it arrives, and cancels the rest when it says so", function()
+      reset{ latency = 200 }
+      local seen = {}
+      local r = client{ jobs = 2 }:complete(batch(8), function(i, res)
+        seen[#seen + 1] = i
+        assert.is_table(res)
+        return #seen == 2
+      end)
+      local answered, cancelled = 0, 0
+      for _, x in ipairs(r) do
+        if x.error then
+          assert.are.equal("cancelled", x.code)
+          cancelled = cancelled + 1
+        else
+          answered = answered + 1
+        end
+      end
+      assert.is_true(answered >= 2 and answered <= 3, "answered " .. answered)
+      assert.are.equal(8, answered + cancelled)
+      assert.are.equal(8, #seen)                 -- the cancelled ones are told too
+      assert.is_true(stats().requests <= 4)
+    end)
+
+    it("raises an error of on_result after stopping the batch", function()
+      reset()
+      assert.has_error(function()
+        client():complete(batch(3), function() error("boom") end)
+      end)
+    end)
+
+    it("stops at the first refused key: at most jobs requests reach the server, the key's end redacted", function()
+      reset{ personality = "deepseek", key = "sk-right" }
+      local r = client{ key = "sk-wrong-9f8e7d6c5b4a3210fedcba", jobs = 3 }:complete(batch(12))
+      local fatal = 0
+      for _, x in ipairs(r) do
+        if x.fatal then
+          fatal = fatal + 1
+          assert.are.equal(401, x.code)
+          -- DeepSeek's 401 shows the key's last four characters: "****dcba"
+          assert.is_nil(x.error:find("dcba", 1, true), x.error)
+          assert.matches("Your api key: [redacted] is invalid", x.error, 1, true)
+        else
+          assert.are.equal("cancelled", x.code)
+        end
+      end
+      assert.is_true(fatal >= 1 and fatal <= 3)
+      assert.is_true(stats().requests <= 3, "requests " .. stats().requests)
+    end)
+
+    it("stops at an unknown model (a 404, or DeepSeek's 400)", function()
+      for _, p in ipairs{ "openai", "deepseek" } do
+        reset{ personality = p }
+        local r = client{ model = "no-such-model", jobs = 2 }:complete(batch(6))
+        assert.is_true(r[1].fatal or r[2].fatal, p)
+        assert.is_true(stats().requests <= 2, p)
+      end
+    end)
+  end)
+
   describe("the API key", function()
     local KEY = "sk-wrong-9f8e7d6c5b4a3210fedcba"
 

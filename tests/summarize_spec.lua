@@ -189,13 +189,78 @@ describe("LLM summaries through an OpenAI-protocol server", function()
     local code2, out2, err2 = H.listdigest(("report --source %s --rules kvmarm %s --db %s/other.db --out -")
       :format(SAMPLE, WEEK, q(dir)), ("LISTDIGEST_LLM_URL=%s LISTDIGEST_LLM_MODEL=gpt-4o-mini LISTDIGEST_LLM_KEY=wrong-%s")
       :format(srv.url, KEY))
-    assert.are.equal(3, code2, err2)
+    assert.are.equal(1, code2, err2)
     for _, text in ipairs({ out, err, out2, err2, H.read(dir .. "/out/report.md"), H.read(dir .. "/out/report.json"),
                             H.read(dir .. "/ld.db"), H.read(dir .. "/other.db") }) do
       assert.is_nil(text:find(KEY, 1, true))
     end
     local _, wal = H.run("cat " .. q(dir .. "/ld.db-wal") .. " 2>/dev/null")
     assert.is_nil(wal:find(KEY, 1, true))
+  end)
+
+  it("stops at a refused key: exit 1 within seconds, at most --jobs requests, one line, no report", function()
+    local t0 = os.time()
+    local code, out, err = H.listdigest(("report --source %s --rules kvmarm %s --db %s/ld.db --jobs 3 " ..
+      "--format md,json --out %s"):format(SAMPLE, WEEK, q(dir), q(dir .. "/out")),
+      ("LISTDIGEST_LLM_URL=%s LISTDIGEST_LLM_MODEL=gpt-4o-mini LISTDIGEST_LLM_KEY=wrong-%s"):format(srv.url, KEY))
+    assert.are.equal(1, code, err)
+    assert.is_true(os.time() - t0 <= 6)
+    assert.is_true(stats(srv).requests <= 3, "requests " .. stats(srv).requests)
+    assert.matches("^listdigest: the model server refused the request %(" .. srv.url:gsub("%p", "%%%0") ..
+      ", model gpt%-4o%-mini%): HTTP 401", err)
+    assert.are.equal(1, select(2, err:gsub("\n", "")))
+    assert.are.equal("", out)
+    assert.is_false(H.exists(dir .. "/out/report.md"))
+    assert.is_false(H.exists(dir .. "/out/report.json"))
+  end)
+
+  it("keeps every answer the moment it arrives: after SIGTERM the re-run asks only for the rest", function()
+    -- the whole week once, for the number of requests it takes
+    local code, _, err = report(srv, dir)
+    assert.are.equal(0, code, err)
+    local full = stats(srv).requests
+    -- again into a new store, slowly, stopped half-way
+    reset(srv, { latency = 400 })
+    local cmd = ("%s %s%s report --source %s --rules kvmarm %s --db %s/b.db --jobs 2 --format md --out %s")
+      :format(env(srv), H.valgrind, H.bin, SAMPLE, WEEK, q(dir), q(dir .. "/b"))
+    local rc, out, serr = H.run(("%s 2>%s & pid=$!; sleep 3; kill -TERM $pid; wait $pid; echo $?")
+      :format(cmd, q(dir .. "/b.err")))
+    local status = tonumber(out:match("(%d+)%s*$"))
+    local text = H.read(dir .. "/b.err")
+    assert.are.equal(143, status, text .. serr .. tostring(rc))
+    local kept, asked = text:match("interrupted %(SIGTERM%): (%d+) of (%d+) answers kept")
+    assert.is_not_nil(kept, text)
+    kept = tonumber(kept)
+    assert.is_true(kept >= 1 and kept < tonumber(asked), text)
+    assert.is_false(H.exists(dir .. "/b/report.md"))
+    -- the re-run pays only for what was not kept
+    reset(srv)
+    code, _, err = H.listdigest(("report --source %s --rules kvmarm %s --db %s/b.db --format md --out %s")
+      :format(SAMPLE, WEEK, q(dir), q(dir .. "/b")), env(srv))
+    assert.are.equal(0, code, err)
+    assert.are.equal(full - kept, stats(srv).requests)
+  end)
+
+  it("never caches an answer the report cannot use, so the re-run asks again", function()
+    -- the pull request's first answer is JSON of another shape: that thread fails, and is not cached
+    local function run()
+      return H.listdigest(("report --source %s --rules tests/fixtures/rules-llm/kvmarm-shape-pull.lua %s " ..
+        "--db %s/ld.db --format json --out %s"):format(SAMPLE, WEEK, q(dir), q(dir .. "/out")), env(srv))
+    end
+    local code, _, err = run()
+    assert.are.equal(3, code, err)
+    local r = json.decode(H.read(dir .. "/out/report.json"))
+    for _, th in ipairs(r.threads) do
+      if th.category == "GIT PULL" then
+        assert.are.equal("failed", th.summary.source)
+        assert.matches("no text", th.summary.error)
+      end
+    end
+    -- (no reset: the server's "shape:1" marker has had its one bad answer)
+    local before = stats(srv).requests
+    code, _, err = run()
+    assert.are.equal(0, code, err)
+    assert.are.equal(1, stats(srv).requests - before)   -- only the thread whose answer was unusable
   end)
 
   it("refuses a URL without a model, and --offline makes no request", function()

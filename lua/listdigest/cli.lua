@@ -81,8 +81,11 @@ Usage of run:
 
   -h, --help         this help;  -V, --version  the version
 
-Exit status: 0 report written; 1 bad usage or configuration; 2 source
-unreadable or not mail; 3 report written but some threads not summarised.
+Exit status: 0 report written; 1 bad usage or configuration (also a model
+server that refuses the key or the model: no report); 2 source unreadable or
+not mail; 3 report written but some threads not summarised; 130 / 143
+stopped by SIGINT / SIGTERM while summarising (the answers that came are
+kept; no report).
 Set SOURCE_DATE_EPOCH to fix the report's generation time (reproducible output).
 ]]
 

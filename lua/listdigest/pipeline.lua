@@ -382,7 +382,7 @@ local function money(cost, rules)
 end
 
 --[[
-summarize_llm(threads, opts, lang) -> cost | nil, message
+summarize_llm(threads, opts, lang) -> cost | nil, message, exit_status
 opts.llm = { url =, model =, key = nil (the client reads the environment),
 jobs =, timeout =, temperature =, max_tokens =, budget = }. Uses the store
 (opts.db) as the summary cache and to remember which response_format the
@@ -399,13 +399,14 @@ function M.summarize_llm(threads, opts, lang)
     temperature = o.temperature, max_tokens = o.max_tokens,
     response_format = st:state("llm", format_key),
   }
-  local cost = summarize.llm(threads, {
-    rules = opts.rules, lang = lang, client = client, model = o.model, store = st, budget = o.budget,
+  local cost, serr, scode = summarize.llm(threads, {
+    rules = opts.rules, lang = lang, client = client, url = o.url, model = o.model, store = st, budget = o.budget,
     params = { temperature = o.temperature, max_tokens = o.max_tokens },
   })
   if client.format then st:set_state("llm", format_key, client.format) end
   client:close()
   st:close()
+  if not cost then return nil, serr, scode end
   cost.money_usd = money(cost, opts.rules)
   return cost
 end
@@ -469,9 +470,9 @@ function M.run(opts)
   if opts.summaries == false then
     cost = nil
   elseif opts.llm then
-    local err
-    cost, err = M.summarize_llm(reported, opts, lang)
-    if not cost then return nil, err, 1 end
+    local err, code
+    cost, err, code = M.summarize_llm(reported, opts, lang)
+    if not cost then return nil, err, code or 1 end
   else
     for _, t in ipairs(reported) do t.summary = summarize.extractive(t) end
   end

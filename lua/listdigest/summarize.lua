@@ -321,7 +321,13 @@ end
 Runs the requests of jobs (each { messages = }) through the cache and the
 client; sets job.res (a client result) or job.error. Cache key: SHA-256 of
 the model, the parameters and the rendered messages (which hold the
-compacted thread and the filled prompt).
+compacted thread and the filled prompt). Each answer is stored the moment it
+arrives (one transaction each), and only when the report can use it
+(from_answer), so a run stopped half-way keeps what it paid for and a re-run
+asks only for the rest. Returns nil, or on a stop
+{ message =, code = exit status } after which no report is written: a
+configuration error the server gave (a refused key, an unknown model: at
+most --jobs requests are sent), or SIGINT / SIGTERM.
 ]]
 local function run_jobs(jobs, ctx, cost)
   local json = require "listdigest.json"
@@ -341,35 +347,50 @@ local function run_jobs(jobs, ctx, cost)
       requests[#requests + 1] = { messages = job.messages, schema = ctx.schema, name = "thread_summary" }
     end
   end
-  if #requests == 0 then return end
-  local results = ctx.client:complete(requests)
-  for i, job in ipairs(pending) do
-    local r = results[i]
+  if #requests == 0 then return nil end
+  local kept, fatal = 0, nil
+  local results = ctx.client:complete(requests, function(i, r)
+    local job = pending[i]
     if r.error then
       job.error = r.error
-    else
-      job.res = r
-      local u = r.usage or {}
-      cost.prompt_tokens = cost.prompt_tokens + (u.prompt_tokens or 0)
-      cost.completion_tokens = cost.completion_tokens + (u.completion_tokens or 0)
-      if ctx.store then
-        ctx.store:cache_put(job.key, json.encode({ content = r.content, json = r.json or json.null,
-          model = r.model, format = r.format }), ctx.model)
-      end
+      if r.fatal and not fatal then fatal = r end
+      return false
     end
+    job.res = r
+    local u = r.usage or {}
+    cost.prompt_tokens = cost.prompt_tokens + (u.prompt_tokens or 0)
+    cost.completion_tokens = cost.completion_tokens + (u.completion_tokens or 0)
+    if ctx.store and from_answer(r) then
+      ctx.store:cache_put(job.key, json.encode({ content = r.content, json = r.json or json.null,
+        model = r.model, format = r.format }), ctx.model)
+      kept = kept + 1
+    end
+    return false
+  end)
+  if fatal then
+    return { code = 1, message = ("the model server refused the request (%s, model %s): %s"):format(
+      ctx.url or "?", ctx.model or "?", fatal.error) }
   end
+  if results.interrupted then
+    return { code = results.interrupted == "SIGINT" and 130 or 143,
+             message = ("interrupted (%s): %d of %d answers kept in the store; run again to ask for the rest")
+               :format(results.interrupted, kept, #requests) }
+  end
+  return nil
 end
 
 --[[
-llm(threads, ctx) -> cost
+llm(threads, ctx) -> cost | nil, message, exit_status
 Summarises every thread with the model: compacts its mail (listdigest.
 compact), fills the rules' prompt for its category, and asks; a thread over
 the token budget is summarised in parts, then merged (map-reduce). Sets
 t.summary to { text, points, conclusion, open_questions, source = "llm",
 model } or { source = "failed", error = } and t.prompt_tokens = {raw=,
 compacted=}.
-ctx = { rules =, lang =, client = llm client, model =, params = {...},
+ctx = { rules =, lang =, client = llm client, url =, model =, params = {...},
         store = a store for the cache, or nil, budget = tokens or nil }
+nil, message, status: the run stopped (run_jobs): a configuration error
+(status 1) or a signal (130, 143); what was answered is in the store.
 cost = { requests =, prompt_tokens =, completion_tokens =, cached =, failed =,
          model = } (requests: what the client sent, retries included).
 ]]
@@ -406,7 +427,8 @@ function M.llm(threads, ctx)
     end
     for _, job in ipairs(t.llm_jobs) do first[#first + 1] = job end
   end
-  run_jobs(first, ctx, cost)
+  local stop = run_jobs(first, ctx, cost)
+  if stop then return nil, stop.message, stop.code end
   -- reduce: the parts of each split thread, merged in one more request
   for _, t in ipairs(threads) do
     if #t.llm_jobs > 1 then
@@ -423,7 +445,8 @@ function M.llm(threads, ctx)
       end
     end
   end
-  run_jobs(merges, ctx, cost)
+  stop = run_jobs(merges, ctx, cost)
+  if stop then return nil, stop.message, stop.code end
   for _, t in ipairs(threads) do
     local job = t.merge_job or t.llm_jobs[1]
     local err = t.merge_error or job.error

@@ -44,7 +44,8 @@ reset (close without answering), nonjson (an HTML 200), truncated
 (Content-Length beyond the bytes sent, then close), cutjson (the JSON body cut
 in half, length matching), empty (content ""), blank (content of blank lines),
 length (finish_reason "length"), filter (finish_reason "content_filter"),
-prose (a prose answer whatever the mode).
+prose (a prose answer whatever the mode), shape (a JSON object of another
+shape: {"summary": ..., "bullets": [...]}, as a json_object server may give).
 
 Control: GET /_stats -> {requests, in_flight, max_in_flight, markers: {marker:
 attempts}, log: [{n, status, fault, format, headers, body}]} (body parsed if JSON);
@@ -289,6 +290,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, None, raw=b"<html>502 Bad Gateway</html>", ctype="text/html")
         obj = answer(body)
         js = json.dumps(obj, ensure_ascii=False)
+        if fault == "shape":  # valid JSON, but not the object asked for
+            js = json.dumps({"summary": obj["text"], "bullets": obj["points"]}, ensure_ascii=False)
         if fault == "prose" or (mode == "text" and CONF["text"] == "prose"):
             content = "Summary of the thread: %s. Nothing more to add." % obj["text"]
         elif mode == "text" and CONF["text"] == "fenced":
