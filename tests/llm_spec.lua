@@ -42,6 +42,13 @@ local function req(first, opts)
   }
 end
 
+-- N requests "thread 1" .. "thread N".
+local function batch(n)
+  local b = {}
+  for i = 1, n do b[i] = req("thread " .. i) end
+  return b
+end
+
 describe("listdigest.llm", function()
   local srv, ctl
 
@@ -387,11 +394,6 @@ io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
   end)
 
   describe("concurrency and accounting", function()
-    local function batch(n)
-      local b = {}
-      for i = 1, n do b[i] = req("thread " .. i) end
-      return b
-    end
 
     it("keeps jobs = 8 requests in flight at once", function()
       reset{ latency = 300 }
@@ -431,11 +433,6 @@ io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
   end)
 
   describe("answers as they come, and stopping", function()
-    local function batch(n)
-      local b = {}
-      for i = 1, n do b[i] = req("thread " .. i) end
-      return b
-    end
 
     it("tells on_result of each outcome as it arrives, and cancels the rest when it says so", function()
       reset{ latency = 200 }
