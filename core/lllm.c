@@ -214,7 +214,7 @@ static const char *str_field(lua_State *L, int idx, const char *name, int scratc
 	return s;
 }
 
-static const char *const request_keys[] = {"messages", "schema", "name", NULL};
+static const char *const request_keys[] = {"messages", "schema", "name", "text", NULL};
 static const char *const message_keys[] = {"role", "content", NULL};
 
 /*
@@ -273,6 +273,11 @@ static void read_request(lua_State *L, int idx, lua_Integer i, int scratch, int 
 	} else {
 		lua_pop(L, 1);
 	}
+	t = lua_getfield(L, idx, "text");
+	if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+		luaL_error(L, "llm: request %I: text must be a boolean", i);
+	r->text = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	r->name = str_field(L, idx, "name", scratch, &len, "llm request");
 	/* OpenAI: ^[a-zA-Z0-9_-]{1,64}$ */
 	if (r->name && (!len || len > 64 || strspn(r->name, "abcdefghijklmnopqrstuvwxyz"
@@ -359,8 +364,9 @@ static int on_result(void *ud, size_t i, const struct llm_result *res)
 
 /*
  * results = c:complete({ {messages={{role=, content=}, ...}, schema=<table>|nil,
- *                         name="thread_summary"}, ... }, on_result)
- * Concurrently (jobs in flight), each retried on its own. results[i] =
+ *                         name="thread_summary", text=true|nil}, ... }, on_result)
+ * text=true asks that request for text (no response_format) whatever the
+ * client's level. Concurrently (jobs in flight), each retried on its own. results[i] =
  * { content=, json=<decoded object or nil>, format="json_schema"|"json_object"|"text",
  *   usage={prompt_tokens=, completion_tokens=}, finish_reason=, attempts=, model= }
  * or { error=, code=<status or word>, attempts=, fatal=true|nil }. on_result

@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,8 @@ static void show_progress(struct batch *b, int force)
 /* The level request J is sent at now: the client's, json_object at most without a schema. */
 static enum llm_format level_for(const struct llm_client *c, const struct job *j)
 {
+	if (j->req->text)
+		return LLM_TEXT;
 	if (c->format == LLM_JSON_SCHEMA && !j->schema)
 		return LLM_JSON_OBJECT;
 	return c->format;
@@ -362,8 +365,10 @@ static int build_body(struct llm_client *c, struct job *j, enum llm_format level
 		rf = json_pack("{s:s}", "type", "json_object");
 	else if (level == LLM_JSON_SCHEMA)
 		/* no "strict": OpenAI would then refuse schemas outside its strict subset */
-		rf = json_pack("{s:s,s:{s:s,s:O}}", "type", "json_schema", "json_schema",
-		               "name", r->name ? r->name : "response", "schema", j->schema);
+		/* strict: OpenAI then holds the answer to the schema (all keys required,
+		   no others: the schema says so); servers without it ignore the field */
+		rf = json_pack("{s:s,s:{s:s,s:O,s:b}}", "type", "json_schema", "json_schema",
+		               "name", r->name ? r->name : "response", "schema", j->schema, "strict", 1);
 	if (level != LLM_TEXT && (!rf || json_object_set_new(root, "response_format", rf)))
 		goto out;
 	/* 15 digits: 0.2 goes out as 0.2, not 0.20000000000000001 */
@@ -567,6 +572,38 @@ static long usage_count(json_t *usage, const char *name)
 	return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
 }
 
+/*
+ * A reasoning model served without a reasoning parser (vLLM, llama.cpp)
+ * starts its content with its thinking: "<think> ... </think>" (also
+ * <thinking>, <reasoning>). Sets *SKIP to the bytes up to the end of that
+ * block and returns 1; 0 when there is none; -1 when it never ends (the
+ * answer was cut inside the thinking).
+ */
+static int reasoning_block(const char *t, size_t len, size_t *skip)
+{
+	static const char *const tags[] = {"think", "thinking", "reasoning"};
+	size_t i = 0;
+
+	while (i < len && isspace((unsigned char)t[i]))
+		i++;
+	for (size_t k = 0; k < sizeof tags / sizeof *tags; k++) {
+		char open[24], close[24];
+		size_t ol, cl;
+
+		ol = (size_t)snprintf(open, sizeof open, "<%s>", tags[k]);
+		cl = (size_t)snprintf(close, sizeof close, "</%s>", tags[k]);
+		if (len - i < ol || strncasecmp(t + i, open, ol) != 0)
+			continue;
+		for (size_t j = i + ol; j + cl <= len; j++)
+			if (strncasecmp(t + j, close, cl) == 0) {
+				*skip = j + cl;
+				return 1;
+			}
+		return -1;
+	}
+	return 0;
+}
+
 int llm_read_response(const char *body, size_t len, enum llm_format asked, const char *key,
                       struct llm_result *out, char *why, size_t whylen)
 {
@@ -607,6 +644,18 @@ int llm_read_response(const char *body, size_t len, enum llm_format asked, const
 	if (reason && !(out->finish_reason = strdup(reason)))
 		goto oom;
 	reason = out->finish_reason;  /* outlives ROOT */
+	{
+		size_t skip = 0;
+		int r = reasoning_block(text, tlen, &skip);
+
+		if (r < 0) {
+			json_decref(root);
+			util_fail(why, whylen, "the answer ends inside the model's reasoning (no </think>)");
+			return LLM_READ_INCOMPLETE;
+		}
+		text += skip;  /* the reasoning is neither the answer nor where its JSON is */
+		tlen -= skip;
+	}
 	if (blank(text, tlen)) {
 		json_decref(root);
 		/* DeepSeek JSON Output may answer only blanks; a retry usually helps */

@@ -61,6 +61,8 @@ struct llm_request {
 	const char *schema;       /* JSON text of a JSON Schema object for json_schema mode,
 	                             or NULL (the request then asks for json_object at most) */
 	const char *name;         /* json_schema.name; NULL = "response" */
+	int text;                 /* 1 = ask for text whatever the client's level (no
+	                             response_format): for a model whose JSON does not fit */
 };
 
 /*

@@ -117,6 +117,7 @@ describe("listdigest.llm", function()
       assert.are.equal("user", b.messages[2].role)
       assert.are.equal("json_schema", b.response_format.type)
       assert.are.equal("thread_summary", b.response_format.json_schema.name)
+      assert.is_true(b.response_format.json_schema.strict)
       assert.are.equal(json.encode(SCHEMA), json.encode(b.response_format.json_schema.schema))
       local keys = {}
       for k in pairs(b) do keys[#keys + 1] = k end
@@ -166,10 +167,14 @@ io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
       local r = c:complete{ req("one", { system = "Summarise the thread." }), req("two", { schema = false }) }
       assert.is_nil(r[1].error)
       assert.are.equal("json_object", r[1].format)
-      local log = stats().log
-      assert.are.equal("Summarise the thread.\n\nAnswer in JSON.", log[1].body.messages[1].content)
-      assert.are.equal(SYSTEM, log[2].body.messages[1].content)
-      assert.are.equal("json_object", log[2].body.response_format.type)
+      -- the two requests run at once: find each in the log by its user message
+      local one, two
+      for _, e in ipairs(stats().log) do
+        if e.body.messages[2].content:find("^one") then one = e else two = e end
+      end
+      assert.are.equal("Summarise the thread.\n\nAnswer in JSON.", one.body.messages[1].content)
+      assert.are.equal(SYSTEM, two.body.messages[1].content)
+      assert.are.equal("json_object", two.body.response_format.type)
     end)
 
     it("asks for json_object at most when a request has no schema", function()
@@ -429,6 +434,26 @@ io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
       assert.are.equal(q, s.completion_tokens)
       assert.are.equal(4, s.requests)
       assert.are.equal(1, s.retries)
+    end)
+  end)
+
+  describe("reasoning models", function()
+    it("skips the <think> block, and the decoy JSON inside it", function()
+      reset()
+      local r = client():complete{ req("FAULT:think x"), req("FAULT:think y", { schema = false }) }
+      for i, x in ipairs(r) do
+        assert.is_nil(x.error, x.error)
+        assert.are.equal("Summary of: FAULT:think " .. (i == 1 and "x" or "y"), x.json.text)
+        assert.is_nil(x.content:find("think>", 1, true), x.content)
+      end
+    end)
+
+    it("retries an answer cut inside its thinking", function()
+      reset()
+      local r = client():complete{ req("FAULT:thinkcut:1 x") }[1]
+      assert.is_nil(r.error, r.error)
+      assert.are.equal(2, r.attempts)
+      assert.are.equal("Summary of: FAULT:thinkcut:1 x", r.json.text)
     end)
   end)
 

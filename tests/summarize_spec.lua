@@ -241,26 +241,53 @@ describe("LLM summaries through an OpenAI-protocol server", function()
     assert.are.equal(full - kept, stats(srv).requests)
   end)
 
-  it("never caches an answer the report cannot use, so the re-run asks again", function()
-    -- the pull request's first answer is JSON of another shape: that thread fails, and is not cached
+  it("answers an answer of another shape with one correction, and keeps the corrected one", function()
     local function run()
       return H.listdigest(("report --source %s --rules tests/fixtures/rules-llm/kvmarm-shape-pull.lua %s " ..
         "--db %s/ld.db --format json --out %s"):format(SAMPLE, WEEK, q(dir), q(dir .. "/out")), env(srv))
     end
     local code, _, err = run()
-    assert.are.equal(3, code, err)
-    local r = json.decode(H.read(dir .. "/out/report.json"))
-    for _, th in ipairs(r.threads) do
-      if th.category == "GIT PULL" then
-        assert.are.equal("failed", th.summary.source)
-        assert.matches("no text", th.summary.error)
-      end
+    assert.are.equal(0, code, err)
+    local pull
+    for _, th in ipairs(json.decode(H.read(dir .. "/out/report.json")).threads) do
+      if th.category == "GIT PULL" then pull = th end
     end
-    -- (no reset: the server's "shape:1" marker has had its one bad answer)
-    local before = stats(srv).requests
+    assert.are.equal("llm", pull.summary.source)
+    assert.matches("^Summary of: ", pull.summary.text)
+    -- the correction said what was wrong
+    local fix
+    for _, p in ipairs(prompts_of(stats(srv))) do
+      local last = p.body.messages[#p.body.messages].content
+      if last:find("That answer does not fit", 1, true) then fix = last end
+    end
+    assert.matches("has no text", fix)
+    -- the corrected answer is stored under the thread's first request: no request again
+    reset(srv)
     code, _, err = run()
     assert.are.equal(0, code, err)
-    assert.are.equal(1, stats(srv).requests - before)   -- only the thread whose answer was unusable
+    assert.are.equal(0, stats(srv).requests)
+  end)
+
+  it("asks in text mode when the JSON keeps not fitting, and remembers that for the server and model", function()
+    local code, _, err = H.listdigest(("report --source %s --rules tests/fixtures/rules-llm/kvmarm-shape-always.lua " ..
+      "%s --db %s/ld.db --format json --out %s"):format(SAMPLE, WEEK, q(dir), q(dir .. "/out")), env(srv))
+    assert.are.equal(0, code, err)
+    local pull
+    for _, th in ipairs(json.decode(H.read(dir .. "/out/report.json")).threads) do
+      if th.category == "GIT PULL" then pull = th end
+    end
+    assert.are.equal("llm", pull.summary.source)
+    assert.matches("^Summary of: ", pull.summary.text)
+    local asked = {}
+    for _, p in ipairs(prompts_of(stats(srv))) do
+      if p.user:find("FAULT:shape", 1, true) or p.system:find("FAULT:shape", 1, true) then
+        asked[#asked + 1] = p.body.response_format and p.body.response_format.type or "text"
+      end
+    end
+    assert.are.same({ "json_schema", "json_schema", "text" }, asked)
+    local _, st = H.run(("sqlite3 %s \"SELECT value FROM fetch_state WHERE key = 'response_format:%s gpt-4o-mini'\"")
+      :format(q(dir .. "/ld.db"), srv.url))
+    assert.are.equal("text", st:match("%S+"))
   end)
 
   it("refuses a URL without a model, and --offline makes no request", function()

@@ -393,7 +393,9 @@ function M.summarize_llm(threads, opts, lang)
   local o = opts.llm
   local st, err = source.open_store(opts.db or source.default_db())
   if not st then return nil, err end
-  local format_key = "response_format:" .. o.url
+  -- what the server honours, learned per server and model: fallbacks, and
+  -- text mode once its JSON did not fit even after a correction
+  local format_key = "response_format:" .. o.url .. " " .. o.model
   local client = llm.client {
     url = o.url, model = o.model, key = o.key, jobs = o.jobs, timeout = o.timeout,
     temperature = o.temperature, max_tokens = o.max_tokens,
@@ -404,6 +406,7 @@ function M.summarize_llm(threads, opts, lang)
     params = { temperature = o.temperature, max_tokens = o.max_tokens },
   })
   if client.format then st:set_state("llm", format_key, client.format) end
+  if cost and cost.text_mode then st:set_state("llm", format_key, "text") end
   client:close()
   st:close()
   if not cost then return nil, serr, scode end

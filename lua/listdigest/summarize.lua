@@ -301,7 +301,25 @@ local function str_list(v)
   return out
 end
 
--- The model's answer as a report summary; nil, reason when it is unusable.
+-- Whether v is a list of strings (or absent).
+local function strings_or_nil(v)
+  if v == nil then return true end
+  if type(v) ~= "table" then return false end
+  for k, x in pairs(v) do
+    if math.type(k) ~= "integer" or type(x) ~= "string" then return false end
+  end
+  return true
+end
+
+--[[
+from_answer(res) -> summary | nil, reason
+The model's answer as a report summary, checked against the schema we ask
+for: a JSON object whose "text" is a non-empty string, "points" and
+"open_questions" lists of strings and "conclusion" a string (each of those
+three may be absent); or, when the answer holds no JSON object (text mode),
+its text. reason says what did not fit ("the model's JSON has no text",
+"points is not a list of strings").
+]]
 local function from_answer(res)
   local j = res.json
   if type(j) ~= "table" then
@@ -310,11 +328,30 @@ local function from_answer(res)
     return { text = text, points = {}, open_questions = {}, source = "llm", model = res.model }
   end
   if type(j.text) ~= "string" or not j.text:match("%S") then return nil, "the model's JSON has no text" end
+  for _, k in ipairs({ "points", "open_questions" }) do
+    if not strings_or_nil(j[k]) then return nil, ("the model's JSON: %s is not a list of strings"):format(k) end
+  end
+  if j.conclusion ~= nil and type(j.conclusion) ~= "string" then
+    return nil, "the model's JSON: conclusion is not a string"
+  end
   return {
     text = j.text, points = str_list(j.points),
     conclusion = type(j.conclusion) == "string" and j.conclusion:match("%S") and j.conclusion or nil,
     open_questions = str_list(j.open_questions), source = "llm", model = res.model,
   }
+end
+M.from_answer = from_answer
+
+local repair   -- defined below run_jobs
+
+-- The request that tells the model what was wrong with its answer.
+local function corrective(job, why)
+  local msgs = table.move(job.messages, 1, #job.messages, 1, {})
+  msgs[#msgs + 1] = { role = "assistant", content = job.res.content or "" }
+  msgs[#msgs + 1] = { role = "user", content = ("That answer does not fit: %s. Answer again with one JSON " ..
+    "object and nothing else, with exactly these keys: \"text\" (a string), \"points\" (a list of " ..
+    "strings), \"conclusion\" (a string) and \"open_questions\" (a list of strings)."):format(why) }
+  return msgs
 end
 
 --[[
@@ -335,8 +372,10 @@ local function run_jobs(jobs, ctx, cost)
   local params = json.encode(ctx.params or {})
   local pending, requests = {}, {}
   for _, job in ipairs(jobs) do
-    job.key = "llm:" .. hash.sha256(ctx.model or "", params, json.encode(job.messages))
-    local hit = ctx.store and ctx.store:cache_get(job.key)
+    -- a follow-up (job.fresh: a corrective or text-mode request) is stored
+    -- under the key of the thread's first request, never looked up
+    job.key = job.key or "llm:" .. hash.sha256(ctx.model or "", params, json.encode(job.messages))
+    local hit = not job.fresh and ctx.store and ctx.store:cache_get(job.key)
     local cached = hit and json.decode(hit)
     if type(cached) == "table" and (cached.content or cached.json) then
       if cached.json == json.null then cached.json = nil end
@@ -344,7 +383,8 @@ local function run_jobs(jobs, ctx, cost)
       cost.cached = cost.cached + 1
     else
       pending[#pending + 1] = job
-      requests[#requests + 1] = { messages = job.messages, schema = ctx.schema, name = "thread_summary" }
+      requests[#requests + 1] = { messages = job.messages, schema = not job.text and ctx.schema or nil,
+                                  name = "thread_summary", text = job.text or nil }
     end
   end
   if #requests == 0 then return nil end
@@ -356,7 +396,7 @@ local function run_jobs(jobs, ctx, cost)
       if r.fatal and not fatal then fatal = r end
       return false
     end
-    job.res = r
+    job.res, job.error = r, nil
     local u = r.usage or {}
     cost.prompt_tokens = cost.prompt_tokens + (u.prompt_tokens or 0)
     cost.completion_tokens = cost.completion_tokens + (u.completion_tokens or 0)
@@ -375,6 +415,69 @@ local function run_jobs(jobs, ctx, cost)
     return { code = results.interrupted == "SIGINT" and 130 or 143,
              message = ("interrupted (%s): %d of %d answers kept in the store; run again to ask for the rest")
                :format(results.interrupted, kept, #requests) }
+  end
+  return nil
+end
+
+--[[
+Answers that came but do not fit (from_answer): one corrective request that
+says what was wrong, then, for those still off, the first request again in
+text mode (where JSON of another shape again gives its longest string as the
+text); what fits is stored under the thread's first key. Sets
+cost.text_mode when a thread needed text mode (the caller remembers it for
+the server and model). Returns what run_jobs returns.
+]]
+repair = function(jobs, ctx, cost)
+  local function off(list)
+    local out = {}
+    for _, job in ipairs(list) do
+      if job.res and not job.error then
+        local ok, why = from_answer(job.res)
+        if not ok then out[#out + 1] = { job = job, why = why } end
+      end
+    end
+    return out
+  end
+  local bad = off(jobs)
+  if #bad == 0 then return nil end
+  local fixes = {}
+  for i, b in ipairs(bad) do
+    fixes[i] = { messages = corrective(b.job, b.why), key = b.job.key, fresh = true, parent = b.job }
+  end
+  local stop = run_jobs(fixes, ctx, cost)
+  if stop then return stop end
+  local texts = {}
+  for _, f in ipairs(fixes) do
+    if f.res and from_answer(f.res) then
+      f.parent.res, f.parent.error = f.res, nil
+    else
+      texts[#texts + 1] = { messages = f.parent.messages, key = f.parent.key, fresh = true, text = true,
+                            parent = f.parent }
+    end
+  end
+  if #texts == 0 then return nil end
+  stop = run_jobs(texts, ctx, cost)
+  if stop then return stop end
+  local json = require "listdigest.json"
+  for _, t in ipairs(texts) do
+    local res = t.res
+    if res and not from_answer(res) and type(res.json) == "table" then
+      -- text was asked and JSON of another shape came again: its longest
+      -- string is the text ({"summary": "..."})
+      local best = ""
+      for _, v in pairs(res.json) do
+        if type(v) == "string" and #v > #best then best = v end
+      end
+      res = best:match("%S") and { content = best, model = res.model, format = "text", usage = res.usage } or nil
+      if res and ctx.store then
+        ctx.store:cache_put(t.parent.key, json.encode({ content = res.content, json = json.null, model = res.model,
+                                                        format = "text" }), ctx.model)
+      end
+    end
+    if res and from_answer(res) then
+      t.parent.res, t.parent.error = res, nil
+      cost.text_mode = true
+    end
   end
   return nil
 end
@@ -429,6 +532,8 @@ function M.llm(threads, ctx)
   end
   local stop = run_jobs(first, ctx, cost)
   if stop then return nil, stop.message, stop.code end
+  stop = repair(first, ctx, cost)
+  if stop then return nil, stop.message, stop.code end
   -- reduce: the parts of each split thread, merged in one more request
   for _, t in ipairs(threads) do
     if #t.llm_jobs > 1 then
@@ -446,6 +551,8 @@ function M.llm(threads, ctx)
     end
   end
   stop = run_jobs(merges, ctx, cost)
+  if stop then return nil, stop.message, stop.code end
+  stop = repair(merges, ctx, cost)
   if stop then return nil, stop.message, stop.code end
   for _, t in ipairs(threads) do
     local job = t.merge_job or t.llm_jobs[1]

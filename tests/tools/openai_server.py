@@ -45,7 +45,10 @@ reset (close without answering), nonjson (an HTML 200), truncated
 in half, length matching), empty (content ""), blank (content of blank lines),
 length (finish_reason "length"), filter (finish_reason "content_filter"),
 prose (a prose answer whatever the mode), shape (a JSON object of another
-shape: {"summary": ..., "bullets": [...]}, as a json_object server may give).
+shape: {"summary": ..., "bullets": [...]}, as a json_object server may give),
+think (the answer after a "<think>" block holding a decoy JSON object, as a
+reasoning model without a reasoning parser sends), thinkcut (only an
+unfinished "<think>" block).
 
 Control: GET /_stats -> {requests, in_flight, max_in_flight, markers: {marker:
 attempts}, log: [{n, status, fault, format, headers, body}]} (body parsed if JSON);
@@ -298,6 +301,11 @@ class Handler(BaseHTTPRequestHandler):
             content = "Here is the summary you asked for:\n\n```json\n%s\n```\n" % js
         else:
             content = ("\n\n" if p == "deepseek" else "") + js
+        if fault == "think":  # a reasoning model without a reasoning parser, with a decoy inside
+            content = ('<think>\nThe user wants JSON. Maybe {"text": "decoy from the thinking"}?\n'
+                       'Let me answer properly.\n</think>\n\n' + content)
+        elif fault == "thinkcut":  # cut inside the thinking
+            content = '<think>\nStill thinking about {"text": "decoy"} and more'
         finish = {"length": "length", "filter": "content_filter"}.get(fault, "stop")
         content = {"empty": "", "blank": "\n\n  \n", "length": content[:len(content) // 2]}.get(
             fault, content)
