@@ -63,6 +63,16 @@ local function find(ps, needle)
   end
 end
 
+-- The GIT PULL entry of DIR/out/report.json was summarised by the model.
+local function assert_pull_summarised(dir)
+  local pull
+  for _, th in ipairs(json.decode(H.read(dir .. "/out/report.json")).threads) do
+    if th.category == "GIT PULL" then pull = th end
+  end
+  assert.are.equal("llm", pull.summary.source)
+  assert.matches("^Summary of: ", pull.summary.text)
+end
+
 describe("LLM summaries through an OpenAI-protocol server", function()
   local srv, dir
   setup(function() srv = start("--key " .. KEY) end)
@@ -248,12 +258,7 @@ describe("LLM summaries through an OpenAI-protocol server", function()
     end
     local code, _, err = run()
     assert.are.equal(0, code, err)
-    local pull
-    for _, th in ipairs(json.decode(H.read(dir .. "/out/report.json")).threads) do
-      if th.category == "GIT PULL" then pull = th end
-    end
-    assert.are.equal("llm", pull.summary.source)
-    assert.matches("^Summary of: ", pull.summary.text)
+    assert_pull_summarised(dir)
     -- the correction said what was wrong
     local fix
     for _, p in ipairs(prompts_of(stats(srv))) do
@@ -272,12 +277,7 @@ describe("LLM summaries through an OpenAI-protocol server", function()
     local code, _, err = H.listdigest(("report --source %s --rules tests/fixtures/rules-llm/kvmarm-shape-always.lua " ..
       "%s --db %s/ld.db --format json --out %s"):format(SAMPLE, WEEK, q(dir), q(dir .. "/out")), env(srv))
     assert.are.equal(0, code, err)
-    local pull
-    for _, th in ipairs(json.decode(H.read(dir .. "/out/report.json")).threads) do
-      if th.category == "GIT PULL" then pull = th end
-    end
-    assert.are.equal("llm", pull.summary.source)
-    assert.matches("^Summary of: ", pull.summary.text)
+    assert_pull_summarised(dir)
     local asked = {}
     for _, p in ipairs(prompts_of(stats(srv))) do
       if p.user:find("FAULT:shape", 1, true) or p.system:find("FAULT:shape", 1, true) then
