@@ -98,7 +98,17 @@ static void remember_key(lua_State *L, const char *key)
 
 static const char *const client_keys[] = {
 	"url", "model", "key", "jobs", "timeout", "retries", "backoff", "max_backoff",
-	"temperature", "max_tokens", "response_format", "fallback", "progress", NULL,
+	"temperature", "max_tokens", "response_format", "fallback", "progress", "params", "quirks",
+	"connect_timeout", NULL,
+};
+
+/* LLM_QUIRK_* by the names Lua and the store use. */
+static const struct {
+	const char *name;
+	unsigned bit;
+} quirk_names[] = {
+	{"max_completion_tokens", LLM_QUIRK_MAX_COMPLETION_TOKENS},
+	{"no_temperature", LLM_QUIRK_NO_TEMPERATURE},
 };
 
 /*
@@ -116,11 +126,16 @@ static void on_signal(int sig)
  * c = llm.client{ url=, model=, key=nil|false|"...", jobs=4, timeout=120,
  *   retries=4, backoff=1.0, max_backoff=30, temperature=0.2|false,
  *   max_tokens=1500|false, response_format=nil|"json_schema"|"json_object"|"text",
- *   fallback=true, progress=isatty(2) }
+ *   fallback=true, progress=isatty(2), params=nil|{...}, quirks=nil|"a,b",
+ *   connect_timeout=10 }
  * url and model are required. key nil = env LISTDIGEST_LLM_KEY, else
  * OPENAI_API_KEY, else none; false or "" = none. response_format is the level
  * to start at (nil = json_schema); with fallback=false it is forced. false for
- * temperature or max_tokens leaves the field out of requests. Bad options raise.
+ * temperature or max_tokens leaves the field out of requests. params: a
+ * table merged into every request body (json.null removes a field); quirks:
+ * what the server is known to need ("max_completion_tokens",
+ * "no_temperature"), as c.quirks reports after a batch learned them. Bad
+ * options raise.
  */
 static int l_client(lua_State *L)
 {
@@ -180,6 +195,26 @@ static int l_client(lua_State *L)
 	lua_pop(L, 1);
 	o.progress = progress ? stderr : NULL;
 	o.stop = &interrupted;
+	o.connect_timeout = num_field(L, 1, "connect_timeout", 10, 0.001, 1e6, 0, 0);
+	if ((t = lua_getfield(L, 1, "params")) == LUA_TTABLE) {
+		luaL_requiref(L, "listdigest.json", luaopen_listdigest_json, 0);
+		lua_getfield(L, -1, "encode");
+		lua_pushvalue(L, -3);
+		lua_call(L, 1, 1);
+		o.params = lua_tostring(L, -1);  /* stays on the stack until the client copied it */
+	} else if (t != LUA_TNIL) {
+		return luaL_error(L, "llm.client: params must be a table");
+	}
+	if ((t = lua_getfield(L, 1, "quirks")) == LUA_TSTRING) {
+		const char *q = lua_tostring(L, -1);
+
+		for (size_t k = 0; k < sizeof quirk_names / sizeof *quirk_names; k++)
+			if (strstr(q, quirk_names[k].name))
+				o.quirks |= quirk_names[k].bit;
+	} else if (t != LUA_TNIL) {
+		return luaL_error(L, "llm.client: quirks must be a string");
+	}
+	lua_pop(L, 1);
 	lc = lua_newuserdatauv(L, sizeof *lc, 0);
 	lc->c = NULL;
 	luaL_setmetatable(L, CLIENT_MT);
@@ -492,6 +527,23 @@ static int l_index(lua_State *L)
 		if (!lc->c)
 			return luaL_error(L, "attempt to use a closed llm client");
 		lua_pushstring(L, llm_format_name(llm_client_format(lc->c)));
+		return 1;
+	}
+	if (k && strcmp(k, "quirks") == 0) {
+		luaL_Buffer b;
+		unsigned q;
+
+		if (!lc->c)
+			return luaL_error(L, "attempt to use a closed llm client");
+		q = llm_client_quirks(lc->c);
+		luaL_buffinit(L, &b);
+		for (size_t i = 0; i < sizeof quirk_names / sizeof *quirk_names; i++)
+			if (q & quirk_names[i].bit) {
+				if (luaL_bufflen(&b))
+					luaL_addchar(&b, ',');
+				luaL_addstring(&b, quirk_names[i].name);
+			}
+		luaL_pushresult(&b);
 		return 1;
 	}
 	lua_pushvalue(L, 2);

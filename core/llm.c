@@ -26,6 +26,8 @@
 struct llm_client {
 	struct llm_options o;
 	char *url, *model, *key, *auth;
+	json_t *params;              /* llm_options.params, parsed */
+	unsigned quirks;             /* LLM_QUIRK_*: what bodies are built for */
 	struct http_client *http;
 	enum llm_format format;
 	struct llm_stats stats;
@@ -39,6 +41,10 @@ struct job {
 	json_t *schema;
 	char *body[3];               /* per level, built on first use, freed after the batch */
 	size_t body_len[3];
+	unsigned quirks_at[3];       /* the client's quirks when body[level] was built */
+	char **stale;                /* bodies replaced after a quirk was learned: an attempt
+	                                in flight may still send one; freed after the batch */
+	size_t nstale;
 	enum llm_format sent;        /* level of the attempt in flight */
 	int lengths;                 /* answers cut by max_tokens so far */
 	int rejected, failed;        /* the last attempt: rejected by the check / accepted as a failure */
@@ -214,6 +220,17 @@ int llm_client_new(const struct llm_options *opts, struct llm_client **client_ou
 	c->o.backoff = opts->backoff > 0 ? opts->backoff : 1;
 	c->o.max_backoff = opts->max_backoff > 0 ? opts->max_backoff : 30;
 	c->format = opts->format;
+	c->quirks = opts->quirks;
+	if (opts->params) {
+		json_error_t e;
+
+		c->params = json_loads(opts->params, 0, &e);
+		if (!json_is_object(c->params)) {
+			llm_client_free(c);
+			return util_fail(err, errlen, "llm: the parameters are not a JSON object");
+		}
+	}
+	c->o.params = NULL;
 	ulen = strlen(opts->url);
 	while (ulen > 8 && opts->url[ulen - 1] == '/')
 		ulen--;
@@ -232,6 +249,7 @@ int llm_client_new(const struct llm_options *opts, struct llm_client **client_ou
 		snprintf(c->auth, strlen(key) + sizeof auth_fmt, auth_fmt, key);
 	memset(&ho, 0, sizeof ho);
 	ho.timeout = c->o.timeout;
+	ho.connect_timeout = opts->connect_timeout;
 	ho.max_per_host = ho.max_total = c->o.jobs;
 	ho.retries = c->o.retries;
 	ho.backoff = c->o.backoff;
@@ -252,6 +270,7 @@ void llm_client_free(struct llm_client *c)
 	if (!c)
 		return;
 	http_client_free(c->http);
+	json_decref(c->params);
 	if (c->key)  /* the key is a secret: do not leave it in freed memory */
 		memset(c->key, 0, strlen(c->key));
 	if (c->auth)
@@ -261,6 +280,11 @@ void llm_client_free(struct llm_client *c)
 	free(c->key);
 	free(c->auth);
 	free(c);
+}
+
+unsigned llm_client_quirks(const struct llm_client *c)
+{
+	return c->quirks;
 }
 
 enum llm_format llm_client_format(const struct llm_client *c)
@@ -356,15 +380,29 @@ static int build_body(struct llm_client *c, struct job *j, enum llm_format level
 	if (json_object_set_new(root, "model", json_string(c->model)) ||
 	    json_object_set(root, "messages", msgs))
 		goto out;
-	if (c->o.temperature >= 0 && json_object_set_new(root, "temperature", json_real(c->o.temperature)))
+	if (c->o.temperature >= 0 && !(c->quirks & LLM_QUIRK_NO_TEMPERATURE) &&
+	    json_object_set_new(root, "temperature", json_real(c->o.temperature)))
 		goto out;
-	/* max_tokens, not max_completion_tokens: Ollama, DeepSeek, Qwen ignore the latter */
-	if (c->o.max_tokens > 0 && json_object_set_new(root, "max_tokens", json_integer(c->o.max_tokens)))
+	/* max_tokens, not max_completion_tokens: Ollama, DeepSeek, Qwen ignore the
+	   latter; OpenAI's reasoning models want it (learned from their 400) */
+	if (c->o.max_tokens > 0 &&
+	    json_object_set_new(root, c->quirks & LLM_QUIRK_MAX_COMPLETION_TOKENS ? "max_completion_tokens" :
+	                        "max_tokens", json_integer(c->o.max_tokens)))
 		goto out;
+	if (c->params) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(c->params, k, v) {
+			if (!strcmp(k, "model") || !strcmp(k, "messages") || !strcmp(k, "response_format"))
+				continue;
+			if (json_is_null(v) ? (json_object_del(root, k), 0) : json_object_set(root, k, v))
+				goto out;
+		}
+	}
 	if (level == LLM_JSON_OBJECT)
 		rf = json_pack("{s:s}", "type", "json_object");
 	else if (level == LLM_JSON_SCHEMA)
-		/* no "strict": OpenAI would then refuse schemas outside its strict subset */
 		/* strict: OpenAI then holds the answer to the schema (all keys required,
 		   no others: the schema says so); servers without it ignore the field */
 		rf = json_pack("{s:s,s:{s:s,s:O,s:b}}", "type", "json_schema", "json_schema",
@@ -377,6 +415,7 @@ static int build_body(struct llm_client *c, struct job *j, enum llm_format level
 		goto out;
 	j->body[level] = body;
 	j->body_len[level] = strlen(body);
+	j->quirks_at[level] = c->quirks;
 	rc = 0;
 out:
 	json_decref(msgs);
@@ -392,6 +431,16 @@ static int on_prepare(void *ud, size_t i, int attempt, const char **body, size_t
 	struct job *j = b->active[i];
 	enum llm_format level = level_for(b->c, j);
 
+	if (j->body[level] && j->quirks_at[level] != b->c->quirks) {
+		/* a quirk was learned since: build it again, keep the old one alive */
+		char **st = realloc(j->stale, (j->nstale + 1) * sizeof *st);
+
+		if (!st)
+			return util_fail(reason, reasonlen, "out of memory");
+		j->stale = st;
+		j->stale[j->nstale++] = j->body[level];
+		j->body[level] = NULL;
+	}
 	if (!j->body[level] && build_body(b->c, j, level) < 0)
 		return util_fail(reason, reasonlen, "out of memory");
 	j->sent = level;
@@ -757,6 +806,17 @@ static int judge_status(struct llm_client *c, struct job *j, const struct http_r
 	size_t n = res->body_len;
 
 	error_text(b, n, msg, sizeof msg);
+	/* OpenAI's reasoning models: each quirk is learned once, then sent again at once */
+	if (res->status == 400 && !(c->quirks & LLM_QUIRK_MAX_COMPLETION_TOKENS) && c->o.max_tokens > 0 &&
+	    has_word(b, n, "max_tokens") && has_word(b, n, "max_completion_tokens")) {
+		c->quirks |= LLM_QUIRK_MAX_COMPLETION_TOKENS;
+		return judge(j, 2, "400", "the server wants max_completion_tokens: %s", msg);
+	}
+	if (res->status == 400 && !(c->quirks & LLM_QUIRK_NO_TEMPERATURE) && c->o.temperature >= 0 &&
+	    has_word(b, n, "temperature") && (has_word(b, n, "unsupported") || has_word(b, n, "not support"))) {
+		c->quirks |= LLM_QUIRK_NO_TEMPERATURE;
+		return judge(j, 2, "400", "the server takes no temperature: %s", msg);
+	}
 	if ((res->status == 400 || res->status == 422) && j->sent != LLM_TEXT &&
 	    (has_word(b, n, "response_format") || has_word(b, n, "response format") ||
 	     has_word(b, n, llm_format_name(j->sent)))) {
@@ -986,6 +1046,9 @@ out:
 		json_decref(b.jobs[i].schema);
 		for (int l = 0; l < 3; l++)
 			free(b.jobs[i].body[l]);
+		for (size_t k = 0; k < b.jobs[i].nstale; k++)
+			free(b.jobs[i].stale[k]);
+		free(b.jobs[i].stale);
 	}
 	free(hres);
 	free(hr);

@@ -45,6 +45,21 @@ struct llm_options {
 	FILE *progress;           /* "llm: 12/40 threads, 53.2k tokens" lines; NULL = quiet */
 	volatile sig_atomic_t *stop; /* non-zero (a signal handler): a batch cancels what has
 	                                not been answered; NULL = never */
+	const char *params;       /* JSON object merged into every request body last (a
+	                             provider's own parameters: {"enable_thinking": false});
+	                             a null value removes that field; NULL = none */
+	unsigned quirks;          /* LLM_QUIRK_* the server is already known to need */
+	double connect_timeout;   /* seconds to connect [10] */
+};
+
+/*
+ * What a server is learned to need from its 400s (and remembered by the
+ * caller, as the format level is): max_completion_tokens instead of
+ * max_tokens, no temperature (OpenAI's reasoning models).
+ */
+enum {
+	LLM_QUIRK_MAX_COMPLETION_TOKENS = 1,
+	LLM_QUIRK_NO_TEMPERATURE = 2,
 };
 
 /* One chat message; strings borrowed until llm_complete returns. */
@@ -177,6 +192,9 @@ int llm_read_response(const char *body, size_t len, enum llm_format asked, const
 
 /* Frees what RES owns and zeroes it; NULL does nothing. */
 void llm_result_clear(struct llm_result *res);
+
+/* The LLM_QUIRK_* this client now knows its server needs. */
+unsigned llm_client_quirks(const struct llm_client *client);
 
 /* The level this client now uses for its server (after fallbacks). */
 enum llm_format llm_client_format(const struct llm_client *client);

@@ -40,6 +40,9 @@
 --                         (listdigest.outcome, README "Review state"), that
 --                         mean "applied" ("pulled" on a pull request); a
 --                         capture names where ("^Landed in ([%w%.%-/]+)")
+--   llm_params   {["model"] = {...}}  request parameters for that model,
+--                         merged into every request (LISTDIGEST_LLM_PARAMS
+--                         goes over them): {enable_thinking = false}
 --   attention_after_days number  a series with no reply from anyone but its
 --                         author or robots this many days after its newest
 --                         version is listed under "needs attention" (5)

@@ -437,6 +437,43 @@ io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
     end)
   end)
 
+  describe("provider parameters", function()
+    it("learns max_completion_tokens and no temperature from a reasoning model's 400s, once", function()
+      reset{ reasoning = true }
+      local c = client{ temperature = 0.2, max_tokens = 100, jobs = 1 }
+      local r = c:complete(batch(3))
+      for _, x in ipairs(r) do assert.is_nil(x.error, x.error) end
+      assert.are.equal("max_completion_tokens,no_temperature", c.quirks)
+      local log = stats().log
+      local codes = {}
+      for i, e in ipairs(log) do codes[i] = e.status end
+      assert.are.same({ 400, 400, 200, 200, 200 }, codes)
+      assert.are.equal(100, log[3].body.max_completion_tokens)
+      assert.is_nil(log[3].body.max_tokens)
+      assert.is_nil(log[3].body.temperature)
+      -- a client told the quirks (the store remembers them) sends no request in vain
+      reset{ reasoning = true }
+      c = client{ temperature = 0.2, max_tokens = 100, quirks = "max_completion_tokens,no_temperature" }
+      assert.is_nil(c:complete{ req("x") }[1].error)
+      assert.are.equal(1, #stats().log)
+      assert.are.equal(200, stats().log[1].status)
+    end)
+
+    it("merges params into every request; null drops a field", function()
+      reset{ personality = "qwen", thinking_off = true }
+      local r = client():complete{ req("x") }[1]
+      assert.are.equal(400, r.code)
+      assert.matches("enable_thinking must be set to false", r.error)
+      reset{ personality = "qwen", thinking_off = true }
+      r = client{ params = { enable_thinking = false, temperature = json.null } }:complete{ req("x") }[1]
+      assert.is_nil(r.error, r.error)
+      local b = stats().log[1].body
+      assert.is_false(b.enable_thinking)
+      assert.is_nil(b.temperature)
+      assert.has_error(function() client{ params = "x" } end)
+    end)
+  end)
+
   describe("reasoning models", function()
     it("skips the <think> block, and the decoy JSON inside it", function()
       reset()

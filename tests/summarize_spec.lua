@@ -290,6 +290,21 @@ describe("LLM summaries through an OpenAI-protocol server", function()
     assert.are.equal("text", st:match("%S+"))
   end)
 
+  it("passes LISTDIGEST_LLM_PARAMS to a Qwen3 server that needs enable_thinking false, and refuses bad ones", function()
+    reset(srv, { personality = "qwen", thinking_off = true })
+    local code, _, err = report(srv, dir, "", [[LISTDIGEST_LLM_PARAMS='{"enable_thinking": false}']])
+    assert.are.equal(0, code, err)
+    for _, p in ipairs(prompts_of(stats(srv))) do assert.is_false(p.body.enable_thinking) end
+    for _, bad in ipairs({ "'[1, 2]'", "'{not json'", "'\"x\"'" }) do
+      code, _, err = report(srv, dir, "", "LISTDIGEST_LLM_PARAMS=" .. bad)
+      assert.are.equal(1, code, bad)
+      assert.matches("LISTDIGEST_LLM_PARAMS must be a JSON object", err)
+    end
+    code, _, err = report(srv, dir, "--llm-timeout abc")
+    assert.are.equal(1, code)
+    assert.matches("--llm-timeout abc", err, 1, true)
+  end)
+
   it("refuses a URL without a model, and --offline makes no request", function()
     local code, _, err = H.listdigest(("report --source %s %s --out -"):format(SAMPLE, WEEK),
       ("LISTDIGEST_LLM_URL=%s"):format(srv.url))

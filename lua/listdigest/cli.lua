@@ -50,6 +50,8 @@ Options of report:
   --out DIR|-        directory for report.md / report.json / report.html, or -
                      for standard output with a single format (default: -)
   --jobs N           LLM requests in flight (default 4)
+  --llm-timeout S    seconds for one LLM request, the whole answer (default
+                     120; reasoning models send nothing until they are done)
   --mail-to ADDR[,ADDR]
                      also send the report by e-mail: the Markdown as text/plain
                      and the HTML, as multipart/alternative
@@ -68,6 +70,9 @@ llama.cpp, vLLM), configured by the environment:
                         bigger threads are summarised in parts, then merged
   LISTDIGEST_LLM_PRICE  "prompt,completion" US dollars per million tokens, for
                         the cost estimate (else the rules' prices)
+  LISTDIGEST_LLM_PARAMS a JSON object merged into every request, e.g.
+                        {"enable_thinking": false} (Qwen3); null drops a field
+  LISTDIGEST_LLM_TIMEOUT as --llm-timeout
 Summaries are cached in the store (--db): a re-run with nothing new makes no
 LLM request.
 
@@ -95,11 +100,12 @@ local function fail(code, fmt, ...)
 end
 
 local VALUE_OPTS = { source = true, rules = true, since = true, ["until"] = true, lang = true,
-                     format = true, out = true, db = true, jobs = true, ["mail-to"] = true, smtp = true }
+                     format = true, out = true, db = true, jobs = true, ["mail-to"] = true, smtp = true,
+                     ["llm-timeout"] = true }
 local FLAG_OPTS = { offline = true, json = true, help = true }
 local ALLOWED = {
   report = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, format = 1, out = 1, db = 1,
-             jobs = 1, ["mail-to"] = 1, smtp = 1, help = 1 },
+             jobs = 1, ["mail-to"] = 1, smtp = 1, help = 1, ["llm-timeout"] = 1 },
   threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, db = 1, help = 1 },
   fetch = { source = 1, rules = 1, since = 1, ["until"] = 1, db = 1, help = 1 },
 }
@@ -190,8 +196,27 @@ local function llm_config(opts)
   else
     budget = nil
   end
-  return { url = url, model = model, jobs = math.tointeger(jobs), timeout = 120, temperature = 0.2,
-           max_tokens = 1500, budget = budget }
+  local timeout = opts["llm-timeout"] or os.getenv("LISTDIGEST_LLM_TIMEOUT")
+  if timeout and timeout ~= "" then
+    local t = tonumber(timeout)
+    if not t or t <= 0 or t > 86400 then
+      return nil, ("--llm-timeout %s: give a number of seconds above 0"):format(timeout)
+    end
+    timeout = t
+  else
+    timeout = 120
+  end
+  local params
+  local penv = os.getenv("LISTDIGEST_LLM_PARAMS")
+  if penv and penv ~= "" then
+    local ok, v = pcall(require("listdigest.json").decode, penv)
+    if not ok or type(v) ~= "table" or (next(v) ~= nil and v[1] ~= nil) or penv:match("^%s*%[") then
+      return nil, 'LISTDIGEST_LLM_PARAMS must be a JSON object, such as {"enable_thinking": false}'
+    end
+    params = v
+  end
+  return { url = url, model = model, jobs = math.tointeger(jobs), timeout = timeout, temperature = 0.2,
+           max_tokens = 1500, budget = budget, params = params }
 end
 
 -- Writes data to path through a temporary file and a rename, so a reader

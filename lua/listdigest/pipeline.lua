@@ -384,7 +384,7 @@ end
 --[[
 summarize_llm(threads, opts, lang) -> cost | nil, message, exit_status
 opts.llm = { url =, model =, key = nil (the client reads the environment),
-jobs =, timeout =, temperature =, max_tokens =, budget = }. Uses the store
+jobs =, timeout =, temperature =, max_tokens =, budget =, params = {...} }. Uses the store
 (opts.db) as the summary cache and to remember which response_format the
 server accepts.
 ]]
@@ -396,16 +396,27 @@ function M.summarize_llm(threads, opts, lang)
   -- what the server honours, learned per server and model: fallbacks, and
   -- text mode once its JSON did not fit even after a correction
   local format_key = "response_format:" .. o.url .. " " .. o.model
+  local quirks_key = "quirks:" .. o.url .. " " .. o.model
+  -- provider parameters: the rules' for this model, then the environment's
+  local extra
+  for _, src in ipairs({ (opts.rules.llm_params or {})[o.model] or {}, o.params or {} }) do
+    for k, v in pairs(src) do
+      extra = extra or {}
+      extra[k] = v
+    end
+  end
   local client = llm.client {
     url = o.url, model = o.model, key = o.key, jobs = o.jobs, timeout = o.timeout,
     temperature = o.temperature, max_tokens = o.max_tokens,
-    response_format = st:state("llm", format_key),
+    response_format = st:state("llm", format_key), params = extra, quirks = st:state("llm", quirks_key),
   }
   local cost, serr, scode = summarize.llm(threads, {
     rules = opts.rules, lang = lang, client = client, url = o.url, model = o.model, store = st, budget = o.budget,
-    params = { temperature = o.temperature, max_tokens = o.max_tokens },
+    -- what changes the answer is in the cache key (extra only when given)
+    params = { temperature = o.temperature, max_tokens = o.max_tokens, extra = extra },
   })
   if client.format then st:set_state("llm", format_key, client.format) end
+  if client.quirks ~= "" then st:set_state("llm", quirks_key, client.quirks) end
   if cost and cost.text_mode then st:set_state("llm", format_key, "text") end
   client:close()
   st:close()

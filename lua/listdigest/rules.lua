@@ -164,7 +164,7 @@ end
 local FIELDS = {
   "list", "source", "list_ids", "description", "language", "glossary",
   "categories", "report_order", "prompts", "layout", "large_thread", "prices", "applied_patterns",
-  "attention_after_days",
+  "attention_after_days", "llm_params",
 }
 local FIELD_SET = {}
 for _, f in ipairs(FIELDS) do FIELD_SET[f] = true end
@@ -209,6 +209,16 @@ local function validate(r, path)
   end
   if r.layout and not r.layout:match("^[%w_-]+$") then
     return nil, ("%s: layout must be a layout name such as \"markdown\" (got %s)"):format(path, qstr(r.layout))
+  end
+  if r.llm_params ~= nil then
+    if type(r.llm_params) ~= "table" then
+      return nil, ("%s: llm_params must be a table of model = {parameters} (got %s)"):format(path, qstr(r.llm_params))
+    end
+    for model, p in pairs(r.llm_params) do
+      if type(model) ~= "string" or type(p) ~= "table" then
+        return nil, ("%s: llm_params[%s] must be a table of request parameters"):format(path, qstr(model))
+      end
+    end
   end
   if r.attention_after_days ~= nil and (type(r.attention_after_days) ~= "number" or r.attention_after_days < 0) then
     return nil, ("%s: attention_after_days must be a number of days >= 0 (got %s)"):format(path,

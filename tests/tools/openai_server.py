@@ -50,6 +50,11 @@ think (the answer after a "<think>" block holding a decoy JSON object, as a
 reasoning model without a reasoning parser sends), thinkcut (only an
 unfinished "<think>" block).
 
+--reasoning: like OpenAI's reasoning models, a 400 for max_tokens ("Use
+'max_completion_tokens' instead") and for a temperature other than 1.
+--thinking-off: like Qwen3 open models, a 400 unless enable_thinking is false
+(the qwen personality accepts enable_thinking).
+
 Control: GET /_stats -> {requests, in_flight, max_in_flight, markers: {marker:
 attempts}, log: [{n, status, fault, format, headers, body}]} (body parsed if JSON);
 POST /_reset clears them and applies a JSON body of settings (the long option
@@ -70,7 +75,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ALLOWED = {"model", "messages", "temperature", "max_tokens", "response_format",
-           "top_p", "n", "stop", "seed"}
+           "top_p", "n", "stop", "seed", "max_completion_tokens"}
 FORMATS = {"openai": "text,json_object,json_schema", "deepseek": "text,json_object",
            "qwen": "text,json_object,json_schema", "ollama": "*",
            "llamacpp": "text,json_object", "vllm": "text,json_object,json_schema"}
@@ -222,8 +227,20 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             return self.fail(400, "The request body must be a JSON object.")
         for k in body:
-            if k not in ALLOWED:
+            if k not in ALLOWED and not (k == "enable_thinking" and p == "qwen"):
                 return self.fail(400, "Unrecognized request argument supplied: " + k)
+        if CONF["reasoning"]:  # OpenAI's reasoning models
+            if "max_tokens" in body:
+                return self.fail(400, "Unsupported parameter: 'max_tokens' is not supported with this "
+                                 "model. Use 'max_completion_tokens' instead.", code="unsupported_parameter",
+                                 param="max_tokens")
+            if "temperature" in body and body["temperature"] != 1:
+                return self.fail(400, "Unsupported value: 'temperature' does not support %s with this "
+                                 "model. Only the default (1) value is supported." % body["temperature"],
+                                 code="unsupported_value", param="temperature")
+        if CONF["thinking_off"] and body.get("enable_thinking") is not False:  # Qwen3 open models
+            return self.fail(400, "parameter.enable_thinking must be set to false for non-streaming calls",
+                             code="invalid_parameter_error")
         msgs = body.get("messages")
         if not isinstance(body.get("model"), str):
             return self.fail(400, "you must provide a model parameter", param="model")
@@ -392,6 +409,8 @@ def main():
     ap.add_argument("--retry-after", type=int, default=1)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--lifetime", type=float, default=300)
+    ap.add_argument("--reasoning", action="store_true")
+    ap.add_argument("--thinking-off", action="store_true")
     args = ap.parse_args()
     DEFAULTS.update(vars(args))
     CONF.update(DEFAULTS)
