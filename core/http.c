@@ -833,6 +833,8 @@ int http_perform(struct http_client *c, const struct http_request *reqs, size_t 
 			startable = 1;  /* a slot is free, or a retry may be due at once */
 		}
 		show_progress(c, &b, 0);
+		if (c->o.tick)
+			c->o.tick(c->o.tick_ud);
 		if (startable)
 			continue;
 		t = now_mono();

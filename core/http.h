@@ -33,6 +33,9 @@ struct http_options {
 	const char *progress_label; /* first word of a progress line ["fetch"]; copied */
 	volatile sig_atomic_t *stop; /* when *STOP turns non-zero (a signal handler), a batch
 	                                cancels what has not finished; NULL = never */
+	void (*tick)(void *ud);  /* called about once a second while a batch runs, even when
+	                            nothing arrives (a caller's progress); NULL = none */
+	void *tick_ud;
 };
 
 struct http_response;

@@ -99,7 +99,7 @@ static void remember_key(lua_State *L, const char *key)
 static const char *const client_keys[] = {
 	"url", "model", "key", "jobs", "timeout", "retries", "backoff", "max_backoff",
 	"temperature", "max_tokens", "response_format", "fallback", "progress", "params", "quirks",
-	"connect_timeout", NULL,
+	"connect_timeout", "progress_every", NULL,
 };
 
 /* LLM_QUIRK_* by the names Lua and the store use. */
@@ -126,11 +126,13 @@ static void on_signal(int sig)
  * c = llm.client{ url=, model=, key=nil|false|"...", jobs=4, timeout=120,
  *   retries=4, backoff=1.0, max_backoff=30, temperature=0.2|false,
  *   max_tokens=1500|false, response_format=nil|"json_schema"|"json_object"|"text",
- *   fallback=true, progress=isatty(2), params=nil|{...}, quirks=nil|"a,b",
+ *   fallback=true, progress=nil|true|false|"lines", params=nil|{...}, quirks=nil|"a,b",
  *   connect_timeout=10 }
  * url and model are required. key nil = env LISTDIGEST_LLM_KEY, else
  * OPENAI_API_KEY, else none; false or "" = none. response_format is the level
- * to start at (nil = json_schema); with fallback=false it is forced. false for
+ * to start at (nil = json_schema); with fallback=false it is forced. progress
+ * nil: a "\r" line on a terminal, else "lines": a whole line on stderr every
+ * progress_every (10) s while requests wait; false: none. false for
  * temperature or max_tokens leaves the field out of requests. params: a
  * table merged into every request body (json.null removes a field); quirks:
  * what the server is known to need ("max_completion_tokens",
@@ -186,16 +188,22 @@ static int l_client(lua_State *L)
 		o.no_fallback = !lua_toboolean(L, -1);
 	}
 	lua_pop(L, 1);
-	if ((t = lua_getfield(L, 1, "progress")) == LUA_TNIL)
-		progress = isatty(2);
-	else if (t == LUA_TBOOLEAN)
+	/* on a terminal a "\r" line; in a log (cron, CI) a whole line every few seconds */
+	if ((t = lua_getfield(L, 1, "progress")) == LUA_TNIL) {
+		progress = 1;
+		o.progress_lines = !isatty(2);
+	} else if (t == LUA_TBOOLEAN) {
 		progress = lua_toboolean(L, -1);
-	else
-		return luaL_error(L, "llm.client: progress must be a boolean or nil");
+	} else if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "lines") == 0) {
+		progress = o.progress_lines = 1;
+	} else {
+		return luaL_error(L, "llm.client: progress must be a boolean, \"lines\" or nil");
+	}
 	lua_pop(L, 1);
 	o.progress = progress ? stderr : NULL;
 	o.stop = &interrupted;
 	o.connect_timeout = num_field(L, 1, "connect_timeout", 10, 0.001, 1e6, 0, 0);
+	o.progress_every = num_field(L, 1, "progress_every", 10, 0.01, 1e6, 0, 0);
 	if ((t = lua_getfield(L, 1, "params")) == LUA_TTABLE) {
 		luaL_requiref(L, "listdigest.json", luaopen_listdigest_json, 0);
 		lua_getfield(L, -1, "encode");

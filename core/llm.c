@@ -23,8 +23,11 @@
 #define REDACTED "[redacted]"
 #define JSON_HINT "Answer in JSON."   /* json_object needs the word on OpenAI/DeepSeek/Qwen */
 
+struct batch;
+
 struct llm_client {
 	struct llm_options o;
+	struct batch *cur;           /* the batch llm_complete runs, for the progress tick */
 	char *url, *model, *key, *auth;
 	json_t *params;              /* llm_options.params, parsed */
 	unsigned quirks;             /* LLM_QUIRK_*: what bodies are built for */
@@ -42,6 +45,7 @@ struct job {
 	char *body[3];               /* per level, built on first use, freed after the batch */
 	size_t body_len[3];
 	unsigned quirks_at[3];       /* the client's quirks when body[level] was built */
+	double started;              /* monotonic time of the first attempt, 0 before */
 	char **stale;                /* bodies replaced after a quirk was learned: an attempt
 	                                in flight may still send one; freed after the batch */
 	size_t nstale;
@@ -183,6 +187,8 @@ void llm_result_clear(struct llm_result *res)
 	res->prompt_tokens = res->completion_tokens = -1;
 }
 
+static void on_tick(void *ud);
+
 int llm_client_new(const struct llm_options *opts, struct llm_client **client_out,
                    char *err, size_t errlen)
 {
@@ -219,6 +225,7 @@ int llm_client_new(const struct llm_options *opts, struct llm_client **client_ou
 	c->o.retries = opts->retries >= 0 ? opts->retries : 4;
 	c->o.backoff = opts->backoff > 0 ? opts->backoff : 1;
 	c->o.max_backoff = opts->max_backoff > 0 ? opts->max_backoff : 30;
+	c->o.progress_every = opts->progress_every > 0 ? opts->progress_every : 10;
 	c->format = opts->format;
 	c->quirks = opts->quirks;
 	if (opts->params) {
@@ -256,6 +263,8 @@ int llm_client_new(const struct llm_options *opts, struct llm_client **client_ou
 	ho.max_backoff = c->o.max_backoff;
 	ho.max_body = MAX_BODY;
 	ho.progress = NULL;  /* ours counts threads and tokens, not bytes */
+	ho.tick = on_tick;
+	ho.tick_ud = c;
 	ho.stop = c->o.stop;
 	if (http_client_new(&ho, &c->http, err, errlen) < 0) {
 		llm_client_free(c);
@@ -305,14 +314,40 @@ void llm_client_stats(const struct llm_client *c, struct llm_stats *stats_out)
 static void show_progress(struct batch *b, int force)
 {
 	struct llm_client *c = b->c;
-	double t = now_mono();
+	double t = now_mono(), oldest = 0;
 
-	if (!c->o.progress || (!force && t - c->last_progress < 0.1))
+	if (!c->o.progress)
+		return;
+	if (!c->o.progress_lines) {
+		if (!force && t - c->last_progress < 0.1)
+			return;
+		c->last_progress = t;
+		fprintf(c->o.progress, "\rllm: %zu/%zu threads, %.1fk tokens", b->ndone, b->n,
+		        (double)(c->stats.prompt_tokens + c->stats.completion_tokens) / 1000.0);
+		fflush(c->o.progress);
+		return;
+	}
+	/* a log: a whole line now and then, and none at the end (the caller says that) */
+	if (force || t - c->last_progress < c->o.progress_every || b->ndone >= b->n)
 		return;
 	c->last_progress = t;
-	fprintf(c->o.progress, "\rllm: %zu/%zu threads, %.1fk tokens", b->ndone, b->n,
-	        (double)(c->stats.prompt_tokens + c->stats.completion_tokens) / 1000.0);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->jobs[i].started > 0 && !b->jobs[i].out->error && !b->jobs[i].out->content &&
+		    t - b->jobs[i].started > oldest)
+			oldest = t - b->jobs[i].started;
+	fprintf(c->o.progress, "llm: %zu/%zu answered, %llu retries, %.1fk tokens, oldest waiting %.0f s\n",
+	        b->ndone, b->n, (unsigned long long)c->stats.retries,
+	        (double)(c->stats.prompt_tokens + c->stats.completion_tokens) / 1000.0, oldest);
 	fflush(c->o.progress);
+}
+
+/* The HTTP engine's tick: progress while nothing arrives. */
+static void on_tick(void *ud)
+{
+	struct llm_client *c = ud;
+
+	if (c->cur)
+		show_progress(c->cur, 0);
 }
 
 /* The level request J is sent at now: the client's, json_object at most without a schema. */
@@ -445,6 +480,8 @@ static int on_prepare(void *ud, size_t i, int attempt, const char **body, size_t
 		return util_fail(reason, reasonlen, "out of memory");
 	j->sent = level;
 	j->rejected = j->failed = 0;
+	if (!j->started)
+		j->started = now_mono();
 	*body = j->body[level];
 	*body_len = j->body_len[level];
 	b->c->stats.requests++;
@@ -1032,14 +1069,17 @@ int llm_complete(struct llm_client *c, const struct llm_request *reqs, size_t n,
 	}
 	show_progress(&b, 1);
 	/* every job is settled by on_done as its request ends */
+	c->cur = &b;
+	c->last_progress = now_mono();
 	if (http_perform(c->http, hr, b.nactive, hres, err, errlen) < 0)
 		goto out;
 	b.ndone = n;
 	show_progress(&b, 1);
-	if (c->o.progress && n)
+	if (c->o.progress && !c->o.progress_lines && n)
 		fputc('\n', c->o.progress);
 	rc = 0;
 out:
+	c->cur = NULL;
 	for (size_t k = 0; hres && k < b.nactive; k++)
 		http_response_clear(&hres[k]);
 	for (size_t i = 0; b.jobs && i < n; i++) {

@@ -43,6 +43,10 @@ struct llm_options {
 	enum llm_format format;   /* the level to start at (use LLM_JSON_SCHEMA for "auto") */
 	int no_fallback;          /* 1 = FORMAT is forced: a refusal is a failure, not a fallback */
 	FILE *progress;           /* "llm: 12/40 threads, 53.2k tokens" lines; NULL = quiet */
+	int progress_lines;       /* 1 = PROGRESS is a log, not a terminal: a whole line every
+	                             progress_every seconds while requests wait (answered/total,
+	                             retries, the oldest waiting request's age) */
+	double progress_every;    /* seconds between those lines [10] */
 	volatile sig_atomic_t *stop; /* non-zero (a signal handler): a batch cancels what has
 	                                not been answered; NULL = never */
 	const char *params;       /* JSON object merged into every request body last (a

@@ -305,6 +305,30 @@ describe("LLM summaries through an OpenAI-protocol server", function()
     assert.matches("--llm-timeout abc", err, 1, true)
   end)
 
+  it("keeps every request within the budget, merging in rounds, and refuses a budget with no room for mail", function()
+    local code, _, err = report(srv, dir, "", "LISTDIGEST_LLM_BUDGET=3000")
+    assert.are.equal(0, code, err)
+    local r = json.decode(H.read(dir .. "/out/report.json"))
+    for _, th in ipairs(r.threads) do assert.are.equal("llm", th.summary.source, th.title) end
+    local biggest, merges, merged_parts = 0, 0, 0
+    for _, p in ipairs(prompts_of(stats(srv))) do
+      local chars = #p.system + #p.user
+      biggest = math.max(biggest, chars)
+      if p.user:find("\n<<<PART 1\n", 1, true) then
+        merges = merges + 1
+        for _ in p.user:gmatch("\n<<<PART %d+\n") do merged_parts = merged_parts + 1 end
+      end
+    end
+    -- the server counts a token per 4 characters; listdigest's estimate runs close to that on mail
+    print(("budget 3000: biggest request %d characters (~%d tokens), %d merge requests"):format(biggest,
+      biggest // 4, merges))
+    assert.is_true(biggest / 4 <= 3000 * 1.15, "biggest request ~" .. biggest // 4 .. " tokens")
+    assert.is_true(merges >= 1)
+    code, _, err = report(srv, dir, "", "LISTDIGEST_LLM_BUDGET=2000")
+    assert.are.equal(1, code)
+    assert.matches("leaves no room for mail", err)
+  end)
+
   it("refuses a URL without a model, and --offline makes no request", function()
     local code, _, err = H.listdigest(("report --source %s %s --out -"):format(SAMPLE, WEEK),
       ("LISTDIGEST_LLM_URL=%s"):format(srv.url))

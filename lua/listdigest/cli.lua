@@ -66,7 +66,7 @@ llama.cpp, vLLM), configured by the environment:
                         http://127.0.0.1:8080/v1
   LISTDIGEST_LLM_MODEL  the model name (required with a URL)
   LISTDIGEST_LLM_KEY    the API key (else OPENAI_API_KEY; none for local servers)
-  LISTDIGEST_LLM_BUDGET prompt tokens per request (default fits a 32k context);
+  LISTDIGEST_LLM_BUDGET tokens of a whole request, prompts and mail (default fits 32k);
                         bigger threads are summarised in parts, then merged
   LISTDIGEST_LLM_PRICE  "prompt,completion" US dollars per million tokens, for
                         the cost estimate (else the rules' prices)

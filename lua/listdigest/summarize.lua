@@ -486,7 +486,9 @@ end
 llm(threads, ctx) -> cost | nil, message, exit_status
 Summarises every thread with the model: compacts its mail (listdigest.
 compact), fills the rules' prompt for its category, and asks; a thread over
-the token budget is summarised in parts, then merged (map-reduce). Sets
+the token budget (the whole request: system prompt, instructions, facts,
+glossary and mail) is summarised in parts, then merged, in rounds while the
+merged parts do not fit one request (map-reduce). Sets
 t.summary to { text, points, conclusion, open_questions, source = "llm",
 model } or { source = "failed", error = } and t.prompt_tokens = {raw=,
 compacted=}.
@@ -497,14 +499,54 @@ nil, message, status: the run stopped (run_jobs): a configuration error
 cost = { requests =, prompt_tokens =, completion_tokens =, cached =, failed =,
          model = } (requests: what the client sent, retries included).
 ]]
+-- Tokens a request is estimated to take (listdigest.compact's estimate).
+local function request_tokens(messages)
+  local compact = require "listdigest.compact"
+  local n = 0
+  for _, m in ipairs(messages) do n = n + compact.tokens(m.content) + 4 end
+  return n
+end
+
+-- Room a request must leave for mail at least: a budget that leaves less
+-- after the fixed part of a request is refused.
+M.MIN_MAIL = 1000
+
+-- Groups partials (strings) into runs whose merge request fits budget, two
+-- at least per run so that every round merges something.
+local function merge_groups(partials, fits)
+  local groups, cur = {}, {}
+  for _, p in ipairs(partials) do
+    cur[#cur + 1] = p
+    if #cur > 2 and not fits(cur) then
+      table.remove(cur)
+      groups[#groups + 1] = cur
+      cur = { p }
+    end
+  end
+  if #cur == 1 and #groups > 0 then
+    table.insert(groups[#groups], cur[1])
+  elseif #cur > 0 then
+    groups[#groups + 1] = cur
+  end
+  return groups
+end
+
 function M.llm(threads, ctx)
   local compact = require "listdigest.compact"
   local prompts = require "listdigest.prompts"
   ctx.schema = prompts.SCHEMA
+  local budget = ctx.budget or M.BUDGET
   local cost = { requests = 0, prompt_tokens = 0, completion_tokens = 0, cached = 0, failed = 0, model = ctx.model }
   local before = ctx.client:stats().requests
-  local first, merges = {}, {}
+  local first = {}
   for _, t in ipairs(threads) do
+    -- the budget is the whole request: the system prompt, the instructions,
+    -- the facts and the glossary (all of it, an upper bound) take theirs first
+    local fixed = request_tokens(prompts.thread(ctx.rules, t, {}, ctx.lang, 99, 99))
+    if budget - fixed < M.MIN_MAIL then
+      return nil, ("the token budget (LISTDIGEST_LLM_BUDGET=%d) leaves no room for mail: the fixed part of a " ..
+        "request takes %d tokens, and at least %d are needed for the thread"):format(budget, fixed, M.MIN_MAIL), 1
+    end
     local ordered = prompt_order(t)
     local input = {}
     for i, m in ipairs(ordered) do
@@ -513,7 +555,7 @@ function M.llm(threads, ctx)
                    cover = m.subj.n == 0 and not m.subj.reply, segments = m.segments or {} }
     end
     -- header_tokens: what M.mail_block's From/Date/Subject lines cost per message
-    local out = compact.thread(input, { budget = ctx.budget or M.BUDGET, header_tokens = 64 })
+    local out = compact.thread(input, { budget = budget - fixed, header_tokens = 64 })
     t.prompt_tokens = { raw = out.raw_tokens, compacted = out.tokens }
     local blocks = {}
     for i, cm in ipairs(out.messages) do blocks[i] = prompts.mail_block(i, ordered[i], cm.text) end
@@ -534,26 +576,55 @@ function M.llm(threads, ctx)
   if stop then return nil, stop.message, stop.code end
   stop = repair(first, ctx, cost)
   if stop then return nil, stop.message, stop.code end
-  -- reduce: the parts of each split thread, merged in one more request
+  -- reduce: the parts of each split thread merged, in rounds while the
+  -- merged parts do not fit one request (map-reduce recurses)
   for _, t in ipairs(threads) do
     if #t.llm_jobs > 1 then
-      local partials, failed = {}, nil
+      t.partials = {}
       for _, job in ipairs(t.llm_jobs) do
-        if job.error then failed = job.error break end
-        partials[#partials + 1] = job.res.content
+        if job.error then t.merge_error = job.error break end
+        t.partials[#t.partials + 1] = job.res.content
       end
-      if failed then
-        t.merge_error = failed
-      else
-        t.merge_job = { messages = prompts.merge(ctx.rules, t, partials, ctx.lang, t.glossary_text) }
-        merges[#merges + 1] = t.merge_job
+      if t.merge_error then t.partials = nil end
+    end
+  end
+  while true do
+    local round = {}
+    for _, t in ipairs(threads) do
+      if t.partials then
+        local function merge(list) return prompts.merge(ctx.rules, t, list, ctx.lang, t.glossary_text) end
+        local function fits(list) return request_tokens(merge(list)) <= budget end
+        local groups = fits(t.partials) and { t.partials } or merge_groups(t.partials, fits)
+        t.round = {}
+        for i, g in ipairs(groups) do
+          t.round[i] = { messages = merge(g) }
+          round[#round + 1] = t.round[i]
+        end
+      end
+    end
+    if #round == 0 then break end
+    stop = run_jobs(round, ctx, cost)
+    if stop then return nil, stop.message, stop.code end
+    stop = repair(round, ctx, cost)
+    if stop then return nil, stop.message, stop.code end
+    for _, t in ipairs(threads) do
+      if t.round then
+        local merged = {}
+        for _, job in ipairs(t.round) do
+          if job.error then t.merge_error = job.error break end
+          merged[#merged + 1] = job.res.content
+        end
+        if t.merge_error then
+          t.partials = nil
+        elseif #t.round == 1 then
+          t.merge_job, t.partials = t.round[1], nil
+        else
+          t.partials = merged
+        end
+        t.round = nil
       end
     end
   end
-  stop = run_jobs(merges, ctx, cost)
-  if stop then return nil, stop.message, stop.code end
-  stop = repair(merges, ctx, cost)
-  if stop then return nil, stop.message, stop.code end
   for _, t in ipairs(threads) do
     local job = t.merge_job or t.llm_jobs[1]
     local err = t.merge_error or job.error
