@@ -83,6 +83,18 @@ describe("listdigest.llm", function()
     return llm.client(o)
   end
 
+  -- A Lua script in a new folder, run by stock lua5.4 against this build (its
+  -- own process: environment, stderr); BODY sees llm and URL. Returns the
+  -- folder and the script's path.
+  local function lua_script(name, body)
+    local dir = H.tmpdir()
+    local f = assert(io.open(dir .. "/" .. name, "w"))
+    f:write(("package.cpath = %q .. \"/?.so;\" .. package.cpath\nlocal llm = require \"listdigest.llm\"\n" ..
+             "local URL = %q\n"):format(H.build, srv.base .. "/v1"), body)
+    f:close()
+    return dir, dir .. "/" .. name
+  end
+
   local function statuses(log)
     local s = {}
     for i, e in ipairs(log) do s[i] = (e.format or "?") .. " " .. tostring(e.status) end
@@ -134,17 +146,11 @@ describe("listdigest.llm", function()
     end)
 
     it("takes the key from LISTDIGEST_LLM_KEY, else OPENAI_API_KEY", function()
-      local dir = H.tmpdir()
-      local script = dir .. "/env.lua"
-      local f = assert(io.open(script, "w"))
-      f:write(string.format([[
-package.cpath = %q .. "/?.so;" .. package.cpath
-local llm = require "listdigest.llm"
-local c = llm.client{ url = %q, model = "gpt-4o-mini", progress = false, retries = 0 }
+      local dir, script = lua_script("env.lua", [[
+local c = llm.client{ url = URL, model = "gpt-4o-mini", progress = false, retries = 0 }
 local r = c:complete{ { messages = { { role = "user", content = "hello JSON" } } } }[1]
 io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
-]], H.build, srv.base .. "/v1"))
-      f:close()
+]])
       reset()
       local code, out = H.run("LISTDIGEST_LLM_KEY=sk-env-first OPENAI_API_KEY=sk-env-second " .. H.lua() .. " " .. script)
       assert.are.equal(0, code)
@@ -476,19 +482,13 @@ io.write(r.error or "ok", "|", llm.redact("log: sk-env-first sk-env-second"))
 
   describe("progress", function()
     it("writes a whole line now and then to a log while requests wait", function()
-      local dir = H.tmpdir()
-      local script = dir .. "/progress.lua"
-      local f = assert(io.open(script, "w"))
-      f:write(string.format([[
-package.cpath = %q .. "/?.so;" .. package.cpath
-local llm = require "listdigest.llm"
-local c = llm.client{ url = %q, model = "gpt-4o-mini", key = false, progress = "lines", progress_every = 0.3,
+      local dir, script = lua_script("progress.lua", [[
+local c = llm.client{ url = URL, model = "gpt-4o-mini", key = false, progress = "lines", progress_every = 0.3,
                       jobs = 1, retries = 0 }
 local r = c:complete{ { messages = { { role = "user", content = "one JSON" } } },
                       { messages = { { role = "user", content = "two JSON" } } } }
 io.write(r[1].error or "ok", r[2].error or "ok")
-]], H.build, srv.base .. "/v1"))
-      f:close()
+]])
       reset{ latency = 800 }
       local code, out, err = H.run(H.lua() .. " " .. script)
       os.execute("rm -rf " .. H.shquote(dir))

@@ -150,6 +150,9 @@ describe("outcome.sentence", function()
       "The pull request you sent on Fri, 28 Jan 2022 10:12:45 +0000: has been merged into torvalds/linux.git:") })
     assert.are.equal("pulled", (kind("Merged, thanks", { pull = true })))
     assert.are.equal("-", (kind("I addressed the feedback and also pulled in more fixes.")))
+    -- a verdict on numbered patches inside a pull request's thread is not the pull
+    assert.are.equal("-", (kind("Squashed 1-2 and applied 3-4.", { pull = true })))
+    assert.are.equal("applied", (kind("Squashed 1-2 and applied 3-4.")))
   end)
 
   it("never reads conditions, plans, requests, testers or prose as outcomes", function()
@@ -213,6 +216,10 @@ describe("outcome.scan", function()
                                      { kind = "text", text = "Done." } })))
     assert.is_nil(outcome.scan(msg({ { kind = "quote", text = "> could you queue this?" },
                                      { kind = "text", text = "Done." } }), { by_author = true }))
+    -- the request is the last thing quoted, not a word deep in the quoted patch
+    assert.is_nil(outcome.scan(msg({ { kind = "quote", text = "> This applies the mask first.\n> +  x = y;\n>\n" ..
+                                       "> \n> Could you rename the helper?\n> Thanks." },
+                                     { kind = "text", text = "Done." } })))
   end)
 
   it("tries the rules' patterns on each sentence, their capture as the branch", function()

@@ -98,6 +98,11 @@ describe("superseded and earlier versions on the sample week (2022-W04)", functi
   end)
 
   it("counts what happened in the window and lists what needs someone, with ages and links", function()
+    -- From the week's facts table (../shared/corpus, non-reply cover letters and
+    -- single patches dated in the window): new series are FP docs v1, A510 v1,
+    -- the vgic-v3 skip v1 and the read-only page tables RFC; new versions are
+    -- SME v8, v9, v10, the skip v2 and v3, vgic_irq v2, A510 v2, PMU v4, kvmtool
+    -- v2 and NV v6. Paolo's "Pulled, thanks." is the one verdict of the week.
     local a = report.attention
     assert.are.same({ 0, 1, 4, 10 }, { #a.happened.applied, #a.happened.pulled, #a.happened.new_series,
                                        #a.happened.new_versions })

@@ -276,8 +276,10 @@ local function clause(s, ctx)
     end
     if not branchy then return nil end
   end
+  -- on a pull request, "applied 3-4" is about some patches, not the pull
+  if ctx.pull and numbered then return nil end
   local kind = (ctx.pull or verb == "pulled") and "pulled" or "applied"
-  return { kind = kind, verb = verb, where = where, form = form, numbered = numbered or nil }
+  return { kind = kind, verb = verb, where = where, form = form }
 end
 
 -- Where clauses start (after ", ", "; ", " and ", " -- ") and where the
@@ -307,14 +309,15 @@ local SENTENCE_SCOPE = { ",%s*but%s", ";%s", "%s%-%-?%s" }
 local CLAUSE_SCOPE = { ",%s", ";%s", "%s%-%-?%s", "%sbut%s", "%sthat%s", "%swhich%s", "%swho%s" }
 
 --[[
-sentence(s, ctx) -> nil | { kind = "applied"|"pulled", verb =, where =, form =, numbered = }
+sentence(s, ctx) -> nil | { kind = "applied"|"pulled", verb =, where =, form = }
 
 Whether one sentence of a reply's own text reports that the patch (or
 pull request) it answers was applied, queued, picked up, merged, pushed,
 taken, staged, squashed, or pulled. ctx (optional):
   by_author = the sender wrote the patch answered (only applied / queued /
               merged count then: an author's "pushed" is their own tree)
-  pull      = the entry is a pull request (every verb then means pulled)
+  pull      = the entry is a pull request (every verb then means pulled, and
+              a verdict on numbered patches, "applied 3-4", is none)
 Forms (case-insensitive, interjections such as "OK," or "Thanks," first),
 in the sentence or in one of its clauses:
   verb first           "Applied to next, thanks!", "Queued patches 1-5.",
@@ -328,8 +331,7 @@ in the sentence or in one of its clauses:
                        pr-tracker-bot's "... has been merged into torvalds/linux.git",
                        the stable queue's "... can be found in the queue-5.10
                        subdirectory"
-numbered: the object names patch numbers ("Queued 1-7", "applied 3-4"):
-some patches, not a whole pull. After the verb and its object come only a target ("to X", "into X", "on
+After the verb and its object come only a target ("to X", "into X", "on
 X", "for 5.12"), thanks, "with ...", or the end: "applied to the symbols"
 and "applied the fix to the vgic code" are prose. No clause reports with a
 veto word (VETO: the future, modals, conditions, negations, testers'
@@ -392,25 +394,17 @@ end
 -- take the patch ("could you queue this?", "Please apply").
 local function done_answer(sent, quoted)
   if not quoted or not sent:lower():match("^done[.!,]?%s*[%a%s!.]*$") then return false end
-  local last = quoted:lower():gsub("%s+$", "")
-  last = last:match("([^\n]*)$") or last
-  local q = quoted:lower()
+  -- the request is what was quoted last (its last three lines), not a
+  -- word somewhere in a quoted patch
+  local lines = {}
+  for line in quoted:lower():gmatch("[^\n]+") do
+    if line:match("%w") then lines[#lines + 1] = line end
+  end
+  local q = table.concat(lines, "\n", math.max(1, #lines - 2))
   return (q:find("%f[%a]queue") or q:find("%f[%a]apply") or q:find("%f[%a]pick") or q:find("%f[%a]take")
     or q:find("%f[%a]merge")) ~= nil and (q:find("?", 1, true) or q:find("%f[%a]please%f[%A]")) ~= nil
 end
 
---[[
-scan(msg, ctx) -> nil | { kind=, verb=, where=, text=, commits = {...} }
-
-The first sentence of a reply's own text (its "text" segments, or without
-segments its text up to the signature less ">" lines; quotes are only read
-for "Done." answering a quoted request) that reports an outcome
-(see M.sentence), with the commit ids its own text gives after it (b4's
-"[1/2] title\n commit: <sha>" lines, links to /c/<sha>). ctx: by_author,
-pull (as for M.sentence) and patterns: the rules' applied_patterns, Lua
-patterns tried on each sentence after the built-in forms (a capture is the
-branch).
-]]
 -- Without segments (a body not segmented), the text up to the signature,
 -- its ">" lines as quotes.
 local function segments_of(msg)
@@ -441,6 +435,18 @@ local function may_report(text)
   return false
 end
 
+--[[
+scan(msg, ctx) -> nil | { kind=, verb=, where=, text=, commits = {...} }
+
+The first sentence of a reply's own text (its "text" segments, or without
+segments its text up to the signature less ">" lines; quotes are only read
+for "Done." answering a quoted request) that reports an outcome
+(see M.sentence), with the commit ids its own text gives after it (b4's
+"[1/2] title\n commit: <sha>" lines, links to /c/<sha>). ctx: by_author,
+pull (as for M.sentence) and patterns: the rules' applied_patterns, Lua
+patterns tried on each sentence after the built-in forms (a capture is the
+branch).
+]]
 function M.scan(msg, ctx)
   ctx = ctx or {}
   local any_text = ctx.patterns and #ctx.patterns > 0

@@ -365,10 +365,9 @@ function M.analyse(messages, opts)
       -- what the reply says happened (listdigest.outcome): an author may
       -- apply their own series, never push or pick it
       local hit = outcome.scan(m, { by_author = own, pull = opts.pull, patterns = opts.applied_patterns })
-      -- on a pull request, a verdict on a patch posted inside its thread,
-      -- or on numbered patches ("Squashed 1-2 and applied 3-4"), is not
-      -- one on the pull
-      if hit and opts.pull and ((on and is_patchlike(on)) or hit.numbered) then hit = nil end
+      -- on a pull request, a verdict on a patch posted inside its thread is
+      -- not one on the pull
+      if hit and opts.pull and on and is_patchlike(on) then hit = nil end
       -- Greg's stable bot: 'Patch "X" has been added to the 4.14-stable tree'
       local tree = (m.subject or ""):match('^[Pp]atch ".*" has been added to the (%S+) tree$')
       if tree then

@@ -402,8 +402,7 @@ local function find_pull(g, lead)
   table.sort(replies, earlier)
   for _, m in ipairs(replies) do
     local hit = outcome.scan(m, { pull = true })
-    -- "applied 3-4": numbered patches inside the thread, not the pull
-    if hit and not hit.numbered then
+    if hit then
       pull.reply = { by = m.from or m.from_addr, verdict = hit.verb, id = m.message_id, where = hit.where,
                      text = hit.text }
       break
@@ -864,26 +863,21 @@ local function title_entry(title)
   return { key = M.title_key(title), words = words, nwords = n, prefix = prefix }
 end
 
--- The key of version_index's table of entries by title key (no address
--- looks like a table).
-M.BY_KEY = {}
-
 --- series.version_index(messages) -> index
 -- What series.supersede looks newer versions up in, from every message of
 -- the source (headers parsed; not only the reported week), by sender
 -- address: each patch and cover letter, and each reply to a versioned
 -- patch whose conversation's root is absent (a v14 known only by the
 -- replies it got: its sender from the root's git send-email Message-ID).
--- Entries {id=, addr=, version=, n=, date= (nil for a version seen only
--- in replies), seen= (the reply's date), project=, key=, words=, nwords=}.
+-- index = { by_addr = {addr = {entry...}}, by_key = {title key = {entry...}}
+-- (for conversations whose sender is unknown) }, entries {id=, addr=,
+-- version=, n=, date= (nil for a version seen only in replies), seen= (the
+-- reply's date), project=, key=, words=, nwords=}.
 function M.version_index(messages)
-  local by_addr, ids = {}, {}
+  local by_addr, by_key, ids = {}, {}, {}
   for _, m in ipairs(messages) do
     if m.message_id then ids[m.message_id] = true end
   end
-  -- by title key too (M.BY_KEY), for conversations whose sender is unknown
-  local by_key = {}
-  by_addr[M.BY_KEY] = by_key
   local function add(a, e)
     by_addr[a] = by_addr[a] or {}
     table.insert(by_addr[a], e)
@@ -909,7 +903,7 @@ function M.version_index(messages)
       end
     end
   end
-  return by_addr
+  return { by_addr = by_addr, by_key = by_key }
 end
 
 --- series.supersede(groups, index, opts)
@@ -959,14 +953,14 @@ function M.supersede(groups, index, opts)
       local project = s.project or ""
       local lists = {}
       if author then
-        lists[1] = index[author] or {}
+        lists[1] = index.by_addr[author] or {}
       else
         -- no sender to match: only the same title key, never a look-alike
         local seen_key = {}
         for _, t in ipairs(mine) do
           if not seen_key[t.key] then
             seen_key[t.key] = true
-            lists[#lists + 1] = index[M.BY_KEY][t.key] or {}
+            lists[#lists + 1] = index.by_key[t.key] or {}
           end
         end
       end
@@ -990,7 +984,7 @@ function M.supersede(groups, index, opts)
       -- the chosen version's cover (n = 0) or first patch, among its mails
       local function first_of(c)
         local pick = c
-        for _, o in ipairs(index[c.addr]) do
+        for _, o in ipairs(index.by_addr[c.addr]) do
           if o.version == c.version and o.project == c.project and o.date and c.date
               and math.abs(o.date - c.date) <= M.UNTHREADED_WINDOW and (o.n or 1) < (pick.n or 1) then
             pick = o
