@@ -49,6 +49,8 @@ asan: build/asan/listdigest build/asan/listdigest.so
 
 build/bench-parse: bench/parse_bench.c $(OBJ) | build/obj
 	$(CC) $(CFLAGS) -Icore $(LDFLAGS) -o $@ $^ $(LIBS)
+build/bench-answer: bench/answer_bench.c $(OBJ) | build/obj
+	$(CC) $(CFLAGS) -Icore $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer targets (fuzz/NAME.c), built with clang into build/fuzz/NAME and
 # run for FUZZ_SECONDS each: `make fuzz` (add -j2 to run two at a time),
@@ -140,7 +142,7 @@ test-valgrind: test-deps
 	@$(MAKE) --no-print-directory all
 	@tests/run --valgrind
 
-bench: all build/bench-parse
+bench: all build/bench-parse build/bench-answer
 	@bench/run
 
 install: all

@@ -50,6 +50,8 @@ struct xfer {
 	enum xfer_state state;
 	double ready_at;        /* monotonic seconds; WAITING until then */
 	double started;         /* first attempt */
+	double attempt_started; /* the current one */
+	int stalls;             /* attempts that ended stalled */
 	int free_attempts;      /* attempts a check sent again with 2: not retries */
 	CURL *easy;             /* while RUNNING */
 	struct curl_slist *hdrs;
@@ -592,6 +594,11 @@ static int start(struct http_client *c, struct batch *b, struct xfer *x, char *e
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->o.connect_timeout * 1000));
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+	if (c->o.stall_timeout > 0) {
+		/* under 1 byte/s for the window: curl's clock starts with the attempt */
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)ceil(c->o.stall_timeout));
+	}
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->o.max_body);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -627,8 +634,9 @@ static int start(struct http_client *c, struct batch *b, struct xfer *x, char *e
 	}
 	x->easy = e;
 	x->state = RUNNING;
+	x->attempt_started = now_mono();
 	if (!x->res->attempts)
-		x->started = now_mono();
+		x->started = x->attempt_started;
 	x->res->attempts++;
 	c->stats.requests++;
 	b->running++;
@@ -688,8 +696,22 @@ static int ended(struct http_client *c, struct batch *b, struct xfer *x, CURLcod
 	detach(c, b, x);
 
 	if (rc != CURLE_OK) {
+		double limit = x->req->timeout > 0 ? x->req->timeout : c->o.timeout;
+		int early = now_mono() - x->attempt_started < limit - 0.05;
+
 		code = classify(rc, x->too_large, &retry);
-		if (strcmp(code, "too_large") == 0)
+		/*
+		 * curl reports the low-speed limit and the whole timeout alike: an
+		 * attempt that ended before its whole timeout, or received nothing
+		 * at all, stalled. A server that accepts and never answers is not a
+		 * transient fault: one more try, not the retries.
+		 */
+		if (rc == CURLE_OPERATION_TIMEDOUT && c->o.stall_timeout > 0 && (early || hsize + dl == 0)) {
+			code = "stalled";
+			if (++x->stalls > 1)
+				retry = 0;
+			set_error(res, x, "nothing received for %g s", early ? c->o.stall_timeout : limit);
+		} else if (strcmp(code, "too_large") == 0)
 			set_error(res, x, "response larger than %zu bytes; refused", c->o.max_body);
 		else
 			set_error(res, x, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));

@@ -22,6 +22,10 @@ struct http_options {
 	const char *user_agent;  /* ["listdigest/" LISTDIGEST_VERSION]; copied */
 	double connect_timeout;  /* seconds per attempt [10] */
 	double timeout;          /* seconds per attempt, whole transfer [120] */
+	double stall_timeout;    /* an attempt that receives nothing for this many seconds,
+	                            or nothing at all before its timeout, is "stalled"
+	                            and tried once more only, not RETRIES times; 0 = no
+	                            limit (an LLM sends its answer whole, at the end) [0] */
 	int max_per_host;        /* requests in flight per scheme://host:port [2] */
 	int max_total;           /* requests in flight overall [8] */
 	int retries;             /* extra attempts after the first; -1 = [4] */
@@ -107,7 +111,8 @@ struct http_header {
  * when retries of a status ran out or a check rejected the response, else the
  * transport failure of the last attempt, one of "timeout", "connect", "dns",
  * "tls", "reset", "truncated" (connection closed mid-body, bad encoding),
- * "too_large", "redirects", "error", or "cancelled" (a done hook or the
+ * "too_large", "redirects", "error", "stalled" (nothing arrived for the
+ * client's stall_timeout, twice), or "cancelled" (a done hook or the
  * stop flag ended the batch first). STATUS/headers/body are those of the
  * last attempt if it got any. Everything is owned by the response and freed
  * by http_response_clear.

@@ -95,13 +95,14 @@ static int clean_header_text(const char *s, size_t len)
 }
 
 static const char *const client_keys[] = {
-	"user_agent", "connect_timeout", "timeout", "max_per_host", "max_total", "retries",
+	"user_agent", "connect_timeout", "timeout", "stall_timeout", "max_per_host", "max_total", "retries",
 	"backoff", "max_backoff", "max_retry_after", "max_body", "progress", "progress_label",
 	NULL,
 };
 
 /*
- * c = http.client{ user_agent=, connect_timeout=10, timeout=120, max_per_host=2,
+ * c = http.client{ user_agent=, connect_timeout=10, timeout=120, stall_timeout=0,
+ *   max_per_host=2,
  *   max_total=8, retries=4, backoff=0.5, max_backoff=30, max_retry_after=120,
  *   max_body=1<<30, progress=isatty(2), progress_label="fetch" }
  * Every field is optional; an unknown field or a bad value raises.
@@ -131,6 +132,7 @@ static int l_client(lua_State *L)
 		o.progress_label = luaL_checkstring(L, -1);
 	o.connect_timeout = num_field(L, 1, "connect_timeout", 10, 0);
 	o.timeout = num_field(L, 1, "timeout", 120, 0);
+	o.stall_timeout = num_field(L, 1, "stall_timeout", 0, 1);
 	o.max_per_host = (int)int_field(L, 1, "max_per_host", 2, 1, 1000);
 	o.max_total = (int)int_field(L, 1, "max_total", 8, 1, 10000);
 	o.retries = (int)int_field(L, 1, "retries", 4, 0, 100);

@@ -841,15 +841,21 @@ static int judge_status(struct llm_client *c, struct job *j, const struct http_r
 	char msg[320], digits[16];
 	const char *b = res->body;
 	size_t n = res->body_len;
+	unsigned sent = j->quirks_at[j->sent];
 
 	error_text(b, n, msg, sizeof msg);
-	/* OpenAI's reasoning models: each quirk is learned once, then sent again at once */
-	if (res->status == 400 && !(c->quirks & LLM_QUIRK_MAX_COMPLETION_TOKENS) && c->o.max_tokens > 0 &&
+	/*
+	 * OpenAI's reasoning models: a body built without a quirk the server
+	 * wants is built again with it and sent at once. What this attempt sent
+	 * decides, not what the client knows now: requests in flight when a
+	 * quirk is learned come back with the same 400.
+	 */
+	if (res->status == 400 && !(sent & LLM_QUIRK_MAX_COMPLETION_TOKENS) && c->o.max_tokens > 0 &&
 	    has_word(b, n, "max_tokens") && has_word(b, n, "max_completion_tokens")) {
 		c->quirks |= LLM_QUIRK_MAX_COMPLETION_TOKENS;
 		return judge(j, 2, "400", "the server wants max_completion_tokens: %s", msg);
 	}
-	if (res->status == 400 && !(c->quirks & LLM_QUIRK_NO_TEMPERATURE) && c->o.temperature >= 0 &&
+	if (res->status == 400 && !(sent & LLM_QUIRK_NO_TEMPERATURE) && c->o.temperature >= 0 &&
 	    has_word(b, n, "temperature") && (has_word(b, n, "unsupported") || has_word(b, n, "not support"))) {
 		c->quirks |= LLM_QUIRK_NO_TEMPERATURE;
 		return judge(j, 2, "400", "the server takes no temperature: %s", msg);

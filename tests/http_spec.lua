@@ -149,6 +149,20 @@ describe("listdigest.http", function()
       assert.is_true(now() - t0 < 1.5)
     end)
 
+    it("gives a server that accepts and never answers two stall windows, not its retries", function()
+      local c = client{ timeout = 30, stall_timeout = 1, retries = 4, backoff = 0.05 }
+      local t0 = now()
+      local res, err, code = c:request{ url = srv.base .. "/stall?delay=20000" }
+      local took = now() - t0
+      assert.is_nil(res)
+      assert.are.equal("stalled", code)
+      assert.matches("nothing received for 1 s %(after 2 attempts%)$", err)
+      assert.is_true(took >= 1.9 and took < 4, "took " .. took)
+      -- a slow server that does answer within the window is not stalled
+      local ok = assert(client{ stall_timeout = 1 }:request{ url = srv.base .. "/slow?delay=500" })
+      assert.are.equal(200, ok.status)
+    end)
+
     it("fails with code connect on a refused connection, after retrying", function()
       local c = client{ retries = 2 }
       local url = "http://127.0.0.1:" .. closed_port .. "/"
@@ -398,5 +412,40 @@ describe("listdigest.http", function()
       assert.are.equal(0, code, err)
       assert.are.equal("", err)
     end)
+  end)
+end)
+
+describe("listdigest fetch from a server that accepts and never answers", function()
+  local srv
+  setup(function() srv = start_server("--delay 600000") end)
+  teardown(function() stop_server(srv) end)
+
+  local function fetch(extra)
+    local db = os.tmpname()
+    local t0 = now()
+    local code, out, err = H.listdigest("fetch --source " .. srv.base .. "/kvmarm/ --since 2025-09-29 "
+      .. "--until 2025-10-06 --db " .. db .. " " .. (extra or ""))
+    os.remove(db)
+    return code, out, err, now() - t0
+  end
+
+  it("fails with the reason after two stalls of --timeout seconds", function()
+    local code, out, err, took = fetch("--timeout 2")
+    assert.are.equal(2, code, out .. err)
+    assert.matches("nothing received for 2 s %(after 2 attempts%)", err)
+    assert.is_true(took >= 4 and took < 10, "took " .. took)
+  end)
+
+  it("fails in under a minute with the defaults (two stalls of 20 s), not after five timeouts", function()
+    local code, out, err, took = fetch()
+    assert.are.equal(2, code, out .. err)
+    assert.matches("nothing received for 20 s %(after 2 attempts%)", err)
+    assert.is_true(took >= 40 and took < 60, "took " .. took)
+  end)
+
+  it("refuses a --timeout that is not a positive number", function()
+    local code, _, err = fetch("--timeout 0")
+    assert.are.equal(1, code)
+    assert.matches("%-%-timeout 0: give a number of seconds above 0", err)
   end)
 end)

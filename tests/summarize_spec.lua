@@ -329,6 +329,68 @@ describe("LLM summaries through an OpenAI-protocol server", function()
     assert.matches("leaves no room for mail", err)
   end)
 
+  it("summarises or fails with its reason every thread against every behaviour at once; the re-run fills the gaps",
+    function()
+    -- Qwen3-like (needs enable_thinking false), reasoning-model-like (refuses
+    -- max_tokens and temperature), an answer held 30 s for the pull request
+    -- (past --llm-timeout), <think> with a decoy for PATCH, another JSON
+    -- shape for Selftest: tests/fixtures/rules-llm/kvmarm-every-fault.lua.
+    reset(srv, { personality = "qwen", thinking_off = true, reasoning = true, stall = 30 })
+    local function run()
+      return H.listdigest(("report --source %s --rules tests/fixtures/rules-llm/kvmarm-every-fault.lua %s " ..
+        "--db %s/ld.db --jobs 8 --llm-timeout 1 --format json --out %s"):format(SAMPLE, WEEK, q(dir), q(dir .. "/out")),
+        env(srv, [[LISTDIGEST_LLM_PARAMS='{"enable_thinking": false}']]))
+    end
+    local code, _, err = run()
+    assert.are.equal(3, code, err)
+    assert.matches("1 of 23 threads could not be summarised", err)
+    local r = json.decode(H.read(dir .. "/out/report.json"))
+    local seen = {}
+    for _, th in ipairs(r.threads) do
+      seen[th.category] = true
+      if th.category == "GIT PULL" then
+        assert.are.equal("failed", th.summary.source)
+        assert.matches("timed out after %d+ milliseconds .*%(after 5 attempts%)", th.summary.error)
+      else
+        assert.are.equal("llm", th.summary.source, th.title)
+        assert.matches("^Summary of: ", th.summary.text)
+        assert.is_nil(th.summary.text:find("decoy", 1, true))
+      end
+    end
+    assert.is_true(seen.PATCH and seen.Selftest and seen["GIT PULL"] and true)
+    local st = stats(srv)
+    local faults = {}
+    for _, e in ipairs(st.log) do
+      if e.fault then faults[e.fault] = (faults[e.fault] or 0) + 1 end
+    end
+    assert.are.equal(5, faults.timeout)
+    assert.is_true((faults.think or 0) >= 1 and faults.shape == 1)
+    local answered = 0
+    for _, e in ipairs(st.log) do
+      if e.status == 200 then   -- what works, once learned
+        answered = answered + 1
+        assert.is_false(e.body.enable_thinking)
+        assert.is_nil(e.body.max_tokens)
+        assert.is_nil(e.body.temperature)
+        assert.is_true(e.body.max_completion_tokens > 0)
+      end
+    end
+    assert.is_true(answered >= 22)
+    -- the re-run (the server's fault counts go on: the pull is answered now)
+    -- asks only for the pull request, and gets it
+    local before = #prompts_of(st)
+    code, _, err = run()
+    assert.are.equal(0, code, err)
+    assert_pull_summarised(dir)
+    local all = prompts_of(stats(srv))
+    local again = table.move(all, before + 1, #all, 1, {})
+    assert.is_true(#again >= 1)
+    for _, p in ipairs(again) do assert.truthy(p.user:find("FAULT:timeout:5:pull", 1, true), p.user:sub(1, 200)) end
+    for _, th in ipairs(json.decode(H.read(dir .. "/out/report.json")).threads) do
+      assert.are.equal("llm", th.summary.source, th.title)
+    end
+  end)
+
   it("refuses a URL without a model, and --offline makes no request", function()
     local code, _, err = H.listdigest(("report --source %s %s --out -"):format(SAMPLE, WEEK),
       ("LISTDIGEST_LLM_URL=%s"):format(srv.url))

@@ -39,6 +39,9 @@ Options of report, threads and fetch:
   --since WHEN       start of the window, inclusive (7d, 2025-09-29 or RFC 3339;
                      default: 7 days before --until)
   --until WHEN       end of the window, exclusive (default: now); times are UTC
+  --timeout S        seconds one request to a public-inbox server may take
+                     (default 120); one that receives nothing for 20 s (or S,
+                     if less) has stalled and is tried once more, not retried
   --lang zh|en       report language (default: the rules' language)
   --offline          extractive summaries quoted from the mail; no network
                      call is made for them (the default when
@@ -101,13 +104,14 @@ end
 
 local VALUE_OPTS = { source = true, rules = true, since = true, ["until"] = true, lang = true,
                      format = true, out = true, db = true, jobs = true, ["mail-to"] = true, smtp = true,
-                     ["llm-timeout"] = true }
+                     ["llm-timeout"] = true, timeout = true }
 local FLAG_OPTS = { offline = true, json = true, help = true }
 local ALLOWED = {
   report = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, format = 1, out = 1, db = 1,
-             jobs = 1, ["mail-to"] = 1, smtp = 1, help = 1, ["llm-timeout"] = 1 },
-  threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, db = 1, help = 1 },
-  fetch = { source = 1, rules = 1, since = 1, ["until"] = 1, db = 1, help = 1 },
+             jobs = 1, ["mail-to"] = 1, smtp = 1, help = 1, ["llm-timeout"] = 1, timeout = 1 },
+  threads = { source = 1, rules = 1, since = 1, ["until"] = 1, lang = 1, offline = 1, json = 1, db = 1, help = 1,
+              timeout = 1 },
+  fetch = { source = 1, rules = 1, since = 1, ["until"] = 1, db = 1, help = 1, timeout = 1 },
 }
 
 -- parse(cmd, args) -> opts | nil, message
@@ -164,8 +168,12 @@ local function configure(opts)
   end
   local lang = opts.lang or rules.language or "en"
   if lang ~= "zh" and lang ~= "en" then return nil, "--lang: '" .. lang .. "' is not zh or en", EXIT_USAGE end
+  local timeout = opts.timeout and tonumber(opts.timeout)
+  if opts.timeout and not (timeout and timeout > 0 and timeout <= 86400) then
+    return nil, ("--timeout %s: give a number of seconds above 0"):format(opts.timeout), EXIT_USAGE
+  end
   return { rules = rules, source = source, window = { since = since, ["until"] = till }, lang = lang,
-           db = opts.db }
+           db = opts.db, timeout = timeout }
 end
 
 -- The model's settings from the environment and --jobs; nil when summaries
@@ -337,7 +345,7 @@ local function cmd_fetch(opts)
   end
   local summary, st
   summary, st, code = source.fetch(cfg.source, { db = cfg.db, window = cfg.window, list = cfg.rules.list,
-                                                 list_ids = cfg.rules.list_ids })
+                                                 list_ids = cfg.rules.list_ids, timeout = cfg.timeout })
   if not summary then return fail(code or EXIT_SOURCE, "%s", st) end
   io.stdout:write(("%d messages in the window query (%d new), %d threads completed; %d requests, %d bytes; store %s\n")
     :format(summary.window_hits or 0, summary.new or 0, summary.completed_threads or 0, summary.requests or 0,

@@ -336,7 +336,7 @@ function M.version_store(opts, rules)
   local fetch = require "listdigest.fetch"
   local client
   local function ask(fn, o)
-    client = client or require("listdigest.http").client { progress = false, retries = 1 }
+    client = client or source.http_client { progress = false, retries = 1, timeout = opts.timeout }
     o.base, o.http, o.store, o.list = opts.source, client, st, list
     return fn(o)
   end
@@ -429,7 +429,8 @@ end
 run(opts) -> report, ctx | nil, message, exit_code
 
 opts: source, rules (a loaded rules table), window = {since=, until=},
-lang, db (the store: fetched mail, the summary cache), progress, llm (the
+lang, db (the store: fetched mail, the summary cache), progress, timeout
+(of a request to a public-inbox server, source.http_client), llm (the
 model's settings, see summarize_llm; nil: extractive summaries offline),
 summaries (false: no summary at all, for `listdigest threads`). The report
 is DESIGN.md's report model; ctx keeps what the stages saw (messages,
@@ -439,6 +440,7 @@ function M.run(opts)
   local rules = opts.rules
   local msgs, info, code = M.read(opts.source, {
     db = opts.db, window = opts.window, list = rules.list, list_ids = rules.list_ids, progress = opts.progress,
+    timeout = opts.timeout,
   })
   if not msgs then return nil, info, code end
   local all, dropped = M.threads(msgs)

@@ -73,18 +73,34 @@ function M.open_store(path)
   return store.open(path)
 end
 
+-- An attempt that receives nothing for this long has stalled (seconds).
+M.STALL = 20
+
+--[[
+http_client(o) -> an HTTP client for a public-inbox server. o: timeout
+(seconds an attempt may take in all, default 120), progress, retries. An
+attempt that receives nothing for M.STALL seconds (or the timeout, if less)
+is tried once more only, so a server that accepts and never answers fails
+in under a minute.
+]]
+function M.http_client(o)
+  local timeout = o.timeout or 120
+  return require("listdigest.http").client {
+    progress = o.progress, retries = o.retries, timeout = timeout, stall_timeout = math.min(M.STALL, timeout),
+  }
+end
+
 --[[
 fetch(spec, ctx) -> summary, store | nil, message, exit_code
 Fetches the window from the public-inbox server at spec into the store
 ctx.db (default M.default_db()). ctx: window = {since=, until=}, list,
-list_ids, progress (bool|nil).
+list_ids, progress (bool|nil), timeout (see http_client).
 ]]
 function M.fetch(spec, ctx)
   local fetch = require "listdigest.fetch"
-  local http = require "listdigest.http"
   local st, err = M.open_store(ctx.db or M.default_db())
   if not st then return nil, err, 1 end
-  local client = http.client { progress = ctx.progress }
+  local client = M.http_client { progress = ctx.progress, timeout = ctx.timeout }
   local list = ctx.list or spec:match("/([^/]+)/*$") or "list"
   local summary, ferr, code = fetch.week {
     base = spec:sub(-1) == "/" and spec or spec .. "/", list = list, list_ids = ctx.list_ids,

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Fault-injecting HTTP/1.1 server for listdigest's HTTP client specs.
 
-Usage: fault_server.py [--port N] [--lifetime SECONDS] [--tls CERT KEY]
+Usage: fault_server.py [--port N] [--lifetime SECONDS] [--tls CERT KEY] [--delay MS]
 Listens on 127.0.0.1 only (port 0 = any free port), prints the port on stdout
 line 1, then serves until SIGTERM/SIGINT or --lifetime (default 300 s) passes,
 so a forgotten server always goes away. With --tls it speaks HTTPS with that
-certificate (PEM files). Python 3 standard library only.
+certificate (PEM files). --delay is the delay= of every request that names
+none (a large value: a server that accepts and never answers, whatever the
+client asks). Python 3 standard library only.
 
 Behaviour is scripted by the query string of each request. Requests are
 counted per path (query excluded): the Nth request to a path (N from 1) uses
@@ -45,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 LOCK = threading.Lock()
+DELAY = 0  # --delay
 STATE = {"counts": {}, "in_flight": 0, "max_in_flight": 0,
          "in_flight_by_path": {}, "max_in_flight_by_path": {}}
 
@@ -114,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["in_flight_by_path"][url.path] -= 1
 
     def scripted(self, query, n):
-        time.sleep(int(pick(query, "delay", n, "0")) / 1000)
+        time.sleep(int(pick(query, "delay", n, str(DELAY))) / 1000)
         status = int(pick(query, "status", n, "200"))
         headers = []
         for h in query.get("header", []):
@@ -166,7 +169,10 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--lifetime", type=float, default=300)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--delay", type=int, default=0)
     args = ap.parse_args()
+    global DELAY
+    DELAY = args.delay
     server = Server(("127.0.0.1", args.port), Handler)
     if args.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
